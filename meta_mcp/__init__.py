@@ -1,0 +1,3 @@
+"""meta-mcp: an MCP server that aggregates MCP servers."""
+
+__version__ = "0.1.0"

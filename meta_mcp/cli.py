@@ -1,0 +1,85 @@
+"""The `meta-mcp` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+DESCRIPTION = """\
+meta-mcp: one MCP server in front of many. Connect a host (Claude Desktop, an IDE agent, MCP
+Inspector) once; the tools of every server behind it appear as <server>__<tool>, and the meta tools
+list_servers, find_tools and call_tool help clients find and call them.
+"""
+
+SERVE_EPILOG = """\
+examples:
+  meta-mcp serve --config servers.json                  # stdio, for Claude Desktop and IDEs
+  meta-mcp serve --transport http --port 8000           # streamable HTTP at http://127.0.0.1:8000/mcp
+
+config file (JSON or YAML), the mcpServers format of Claude Desktop / VS Code:
+  {"mcpServers": {"time": {"command": "uvx", "args": ["mcp-server-time"], "env": {}},
+                  "remote": {"url": "https://example.com/mcp", "headers": {}}}}
+  per-server extras: "prefix" (tool-name prefix, default the server name; "" for none),
+  "timeout" (seconds per call, default META_MCP_CALL_TIMEOUT or 60), "transport": "sse" for SSE URLs.
+
+environment: META_MCP_CALL_TIMEOUT, META_MCP_CONNECT_TIMEOUT, META_MCP_LOG_LEVEL, … (also from .env)
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="meta-mcp", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser("serve", help="run the MCP server (stdio by default)", epilog=SERVE_EPILOG,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    serve.add_argument("--transport", choices=["stdio", "http"], help="stdio (default) or streamable HTTP")
+    serve.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="HTTP port (default 8000)")
+    serve.add_argument("--config", type=Path, help="mcpServers file (JSON or YAML) with servers to start")
+    serve.add_argument("--log-level", help="DEBUG, INFO (default), WARNING or ERROR; logs go to stderr")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import anyio
+    from pydantic import ValidationError
+
+    from meta_mcp.config import ConfigError, load_config
+    from meta_mcp.settings import Settings
+
+    overrides = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        print(f"meta-mcp: invalid setting: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        stream=sys.stderr, level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        preload = load_config(settings.config) if settings.config else []
+    except ConfigError as exc:
+        print(f"meta-mcp: {exc}", file=sys.stderr)
+        return 2
+
+    from meta_mcp.surface.run import serve_http, serve_stdio
+
+    serve = serve_http if settings.transport == "http" else serve_stdio
+    try:
+        anyio.run(serve, settings, preload)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""The `mcpServers` config file: Claude Desktop / VS Code shapes, JSON or YAML.
+
+One entry becomes a `ServerSpec`. Our only extensions are `prefix` (the tool-name prefix; default the
+server's name, `""` for none) and `timeout` (seconds per upstream call).
+
+Example:
+    {"mcpServers": {"time": {"command": "uvx", "args": ["mcp-server-time"]},
+                    "remote": {"url": "https://example.com/mcp", "headers": {"Authorization": "…"}}}}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+SERVER_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+UpstreamTransport = Literal["stdio", "http", "sse"]
+
+
+class ConfigError(ValueError):
+    """A config file or entry is invalid; the message names the file, entry and field."""
+
+
+class ServerSpec(BaseModel):
+    """How to reach one upstream MCP server.
+
+    Exactly one of `command` (a stdio process) or `url` (streamable HTTP, or SSE when `transport` is
+    "sse" or the URL ends in `/sse`) is set.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    transport: UpstreamTransport = "stdio"
+    prefix: str | None = None
+    timeout: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _infer_transport(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        kind = data.pop("type", None)  # VS Code's "type": "stdio" | "http" | "sse"
+        if "transport" not in data:
+            if data.get("url"):
+                if kind == "sse" or str(data["url"]).rstrip("/").endswith("/sse"):
+                    data["transport"] = "sse"
+                else:
+                    data["transport"] = "http"
+            else:
+                data["transport"] = "stdio"
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> ServerSpec:
+        if not SERVER_NAME_RE.match(self.name):
+            raise ValueError("name must match ^[A-Za-z0-9_.-]{1,64}$")
+        if self.transport == "stdio" and not self.command:
+            raise ValueError("a stdio server needs 'command' (or give 'url' for a remote server)")
+        if self.transport in ("http", "sse") and not self.url:
+            raise ValueError(f"a {self.transport} server needs 'url'")
+        if self.prefix is not None and self.prefix and not re.match(r"^[A-Za-z0-9_.-]{1,64}$", self.prefix):
+            raise ValueError("prefix must match ^[A-Za-z0-9_.-]{0,64}$")
+        return self
+
+    @property
+    def effective_prefix(self) -> str:
+        """The prefix tools are exposed under: the explicit one, else the server's name."""
+        return self.name if self.prefix is None else self.prefix
+
+
+def parse_servers(data: Any, *, source: str = "config") -> list[ServerSpec]:
+    """Turn a parsed config document into specs; raise `ConfigError` naming entry and field."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected an object with 'mcpServers' (or 'servers')")
+    entries = data.get("mcpServers", data.get("servers"))
+    if entries is None:
+        raise ConfigError(f"{source}: no 'mcpServers' (or VS Code 'servers') object found")
+    if not isinstance(entries, dict):
+        raise ConfigError(f"{source}: 'mcpServers' must be an object of name → server")
+    specs = []
+    for name, entry in entries.items():
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{source}: server {name!r}: entry must be an object")
+        try:
+            specs.append(ServerSpec.model_validate({**entry, "name": name}))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'entry'}: {err['msg']}" for err in exc.errors()
+            )
+            raise ConfigError(f"{source}: server {name!r}: {problems}") from None
+    return specs
+
+
+def load_config(path: Path) -> list[ServerSpec]:
+    """Read a JSON or YAML `mcpServers` file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
+    return parse_servers(data, source=str(path))

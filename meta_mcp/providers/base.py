@@ -1,0 +1,90 @@
+"""The provider contract: something that lists components and serves calls for them.
+
+A provider knows nothing of namespacing, clients or other providers. It lists its components under
+their own names, as wire-format dicts (exactly what its source sent, so the registry can pass them
+through untouched), and serves calls by those names. When its listing changes it calls the
+`on_change` callback it was given; the registry then rebuilds the exposed surface.
+
+Errors degrade like this:
+- a failure of the source itself (crash, timeout, not running) is a `ToolError`: the surface turns it
+  into a tool result with `isError: true` whose text names the server;
+- a protocol error the source answered with (unknown tool, invalid params) is an `mcp.MCPError` and
+  reaches the caller as the same JSON-RPC error.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ProviderStatus = Literal["starting", "ready", "failed", "restarting", "stopped"]
+
+ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
+"""Receives an upstream's progress (progress, total, message) for the call being served."""
+
+ChangeCallback = Callable[["Provider"], Awaitable[None]]
+
+
+class ToolError(Exception):
+    """The provider could not serve a call (not a protocol error): becomes an `isError` tool result."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One provider's components as wire dicts, under the provider's own names and URIs."""
+
+    tools: tuple[dict[str, Any], ...] = ()
+    resources: tuple[dict[str, Any], ...] = ()
+    resource_templates: tuple[dict[str, Any], ...] = ()
+    prompts: tuple[dict[str, Any], ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Provider(ABC):
+    """A source of tools, resources and prompts.
+
+    `name` is unique in a registry; `prefix` is the name prefix its components are exposed under
+    (`""` for none). `listing` is the current snapshot and is replaced, never mutated.
+    """
+
+    name: str
+    prefix: str
+    transport: str = "builtin"
+    status: ProviderStatus = "ready"
+    last_error: str | None = None
+
+    def __init__(self) -> None:
+        self.listing = Listing()
+        self._on_change: ChangeCallback | None = None
+
+    def set_change_callback(self, callback: ChangeCallback | None) -> None:
+        """Register the coroutine called (with this provider) whenever `listing` or `status` changes."""
+        self._on_change = callback
+
+    async def changed(self) -> None:
+        """Tell the registry that `listing` or `status` changed."""
+        if self._on_change is not None:
+            await self._on_change(self)
+
+    async def start(self) -> None:
+        """Begin serving; returns once the first attempt to become ready has finished either way."""
+
+    async def stop(self) -> None:
+        """Stop serving and release what the provider holds (processes, connections)."""
+
+    @abstractmethod
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any] | None, *, progress: ProgressFn | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Call tool `name` and return the `CallToolResult` as a wire dict."""
+
+    async def read_resource(self, uri: str) -> dict[str, Any]:
+        """Read resource `uri` and return the `ReadResourceResult` as a wire dict."""
+        raise ToolError(f"server {self.name!r} has no resources")
+
+    async def get_prompt(self, name: str, arguments: dict[str, str] | None) -> dict[str, Any]:
+        """Render prompt `name` and return the `GetPromptResult` as a wire dict."""
+        raise ToolError(f"server {self.name!r} has no prompts")

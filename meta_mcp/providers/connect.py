@@ -1,0 +1,89 @@
+"""Client transports for an upstream `ServerSpec`: stdio process, streamable HTTP or legacy SSE.
+
+Every transport is wrapped so the provider learns the moment the upstream's stream ends (a stdio
+process exiting, a connection dropping) instead of discovering it on the next call.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+from meta_mcp.config import ServerSpec
+
+
+class _WatchedReadStream:
+    """A read stream that calls `on_eof` once when the wrapped stream ends or is closed."""
+
+    def __init__(self, inner: Any, on_eof: Callable[[], None]) -> None:
+        self._inner = inner
+        self._on_eof = on_eof
+
+    async def receive(self) -> Any:
+        try:
+            return await self._inner.receive()
+        except Exception:
+            self._on_eof()
+            raise
+
+    async def aclose(self) -> None:
+        self._on_eof()
+        await self._inner.aclose()
+
+    def __aiter__(self) -> _WatchedReadStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self._inner.__anext__()
+        except StopAsyncIteration:
+            self._on_eof()
+            raise
+
+    async def __aenter__(self) -> _WatchedReadStream:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> bool | None:
+        try:
+            return await self._inner.__aexit__(*exc)
+        finally:
+            self._on_eof()
+
+    def __getattr__(self, name: str) -> Any:  # e.g. `last_context`, read by the dispatcher
+        return getattr(self._inner, name)
+
+
+def _raw_transport(spec: ServerSpec, *, connect_timeout: float) -> Any:
+    if spec.transport == "stdio":
+        assert spec.command is not None
+        params = StdioServerParameters(command=spec.command, args=list(spec.args), env=spec.env or None, cwd=spec.cwd)
+        return stdio_client(params, errlog=sys.stderr)
+    assert spec.url is not None
+    if spec.transport == "sse":
+        from mcp.client.sse import sse_client
+
+        return sse_client(spec.url, headers=spec.headers or None, timeout=connect_timeout)
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    # No read timeout on the HTTP client: per-call timeouts are ours, and SSE responses are long-lived.
+    http = httpx2.AsyncClient(headers=spec.headers, timeout=httpx2.Timeout(connect_timeout, read=None))
+    return _owning(streamable_http_client(spec.url, http_client=http), http)
+
+
+@asynccontextmanager
+async def _owning(transport: Any, http: Any) -> AsyncIterator[Any]:
+    async with http, transport as streams:
+        yield streams
+
+
+@asynccontextmanager
+async def open_transport(spec: ServerSpec, *, on_eof: Callable[[], None], connect_timeout: float) -> AsyncIterator[Any]:
+    """Open the transport for `spec`, yielding (read, write) streams whose end calls `on_eof`."""
+    async with _raw_transport(spec, connect_timeout=connect_timeout) as (read, write):
+        yield _WatchedReadStream(read, on_eof), write

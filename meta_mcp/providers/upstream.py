@@ -1,0 +1,296 @@
+"""One upstream MCP server (stdio process, streamable HTTP or SSE) as a provider.
+
+An `UpstreamProvider` keeps one client connection to its server alive under a supervisor task:
+
+- it connects (in "auto" mode: the modern 2026-07-28 era when the server speaks it, else the
+  handshake), pages through tools, resources, templates and prompts, and marks itself `ready`;
+- it refreshes a listing when the upstream says it changed — a `list_changed` notification on a
+  handshake-era connection, a `subscriptions/listen` event on a modern one — and tells the registry;
+- when the connection ends (a crashed process, a dropped connection) it reconnects with exponential
+  backoff (`restarting`), giving up after `max_restarts` failures in a row (`failed`);
+- calls carry a per-call timeout (the spec's `timeout`, else the settings default); a timed-out or
+  cancelled call is cancelled upstream too; upstream progress is forwarded to the caller.
+
+Failures of the upstream are `ToolError`s naming the server; protocol errors it answers with pass
+through as `MCPError`.
+
+Example:
+    provider = UpstreamProvider(ServerSpec(name="time", command="mcp-server-time"), settings, tg)
+    await provider.start()          # returns when ready, or failed with `last_error`
+    result = await provider.call_tool("get_current_time", {"timezone": "Asia/Tokyo"})
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+import anyio
+import anyio.abc
+import mcp_types as types
+from mcp import Client, MCPError
+from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import TypeAdapter
+
+from meta_mcp.config import ServerSpec
+from meta_mcp.providers.base import Listing, ProgressFn, Provider, ToolError
+from meta_mcp.providers.connect import open_transport
+from meta_mcp.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+_RAW = TypeAdapter(dict[str, Any])
+"""Results are kept as the wire dicts the upstream sent: exact passthrough, no model round trip."""
+
+_KINDS = ("tools", "resources", "prompts")
+
+
+def _dump(items: list[Any]) -> tuple[dict[str, Any], ...]:
+    return tuple(item.model_dump(by_alias=True, mode="json", exclude_none=True) for item in items)
+
+
+class UpstreamProvider(Provider):
+    """A supervised client connection to one upstream MCP server (see the module docstring)."""
+
+    def __init__(self, spec: ServerSpec, settings: Settings, task_group: anyio.abc.TaskGroup) -> None:
+        super().__init__()
+        self.spec = spec
+        self.name = spec.name
+        self.prefix = spec.effective_prefix
+        self.transport = spec.transport
+        self.status = "starting"
+        self.protocol_version: str | None = None
+        self.restarts = 0
+        self._settings = settings
+        self._tg = task_group
+        self._timeout = spec.timeout or settings.call_timeout
+        self._client: Client | None = None
+        self._ready = anyio.Event()
+        self._first_attempt = anyio.Event()
+        self._lost = anyio.Event()
+        self._stopping = False
+        self._stopped = anyio.Event()
+        self._life = anyio.CancelScope()
+        self._dirty: set[str] = set()
+        self._dirty_event = anyio.Event()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._tg.start_soon(self._supervise, name=f"upstream:{self.name}")
+        await self._first_attempt.wait()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._life.cancel()
+        with anyio.move_on_after(10):
+            await self._stopped.wait()
+        self.status = "stopped"
+        self.listing = Listing()
+
+    async def _supervise(self) -> None:
+        failures = 0
+        try:
+            with self._life:
+                while not self._stopping:
+                    was_ready = False
+                    try:
+                        was_ready = await self._run_connection()
+                    except Exception as exc:  # any failure of one upstream stays inside this provider
+                        self.last_error = _describe(exc)
+                        logger.warning("server %r: %s", self.name, self.last_error)
+                    self._client = None
+                    self._ready = anyio.Event()
+                    self.listing = Listing()
+                    failures = 0 if was_ready else failures + 1
+                    if was_ready and self.last_error is None:
+                        self.last_error = "the connection to the server ended"
+                    # "restarting": it was serving and dropped; "failed": the last attempt to start failed.
+                    self.status = "restarting" if was_ready else "failed"
+                    self._first_attempt.set()
+                    await self.changed()
+                    if self.status == "failed" and failures > self._settings.max_restarts:
+                        return
+                    delay = self._settings.restart_backoff_initial * 2 ** max(failures - 1, 0)
+                    await anyio.sleep(min(delay, self._settings.restart_backoff_max))
+                    self.restarts += 1
+        finally:
+            self._first_attempt.set()
+            self._stopped.set()
+
+    async def _run_connection(self) -> bool:
+        """Connect, serve until the connection is lost or stop is asked; return whether it got ready."""
+        self._lost = anyio.Event()
+        became_ready = False
+        deadline = anyio.current_time() + self._settings.connect_timeout
+        with anyio.CancelScope(deadline=deadline) as scope:
+            async with AsyncExitStack() as stack:
+                transport = open_transport(self.spec, on_eof=self._lost.set,
+                                           connect_timeout=self._settings.connect_timeout)
+                client = Client(transport, mode="auto", cache=None, message_handler=self._on_message)
+                await stack.enter_async_context(client)
+                self.protocol_version = client.protocol_version
+                self.listing = await self._fetch_listing(client, _KINDS)
+                tg = await stack.enter_async_context(anyio.create_task_group())
+                tg.start_soon(self._refresher, client)
+                if self.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                    tg.start_soon(self._listen, client)
+                scope.deadline = math.inf
+                self._client = client
+                self.status = "ready"
+                self.last_error = None
+                became_ready = True
+                self._ready.set()
+                self._first_attempt.set()
+                await self.changed()
+                await self._lost.wait()
+                tg.cancel_scope.cancel()
+        if scope.cancelled_caught and not self._stopping and not became_ready:
+            raise TimeoutError(f"did not start within {self._settings.connect_timeout:g} s")
+        return became_ready
+
+    # -- listings ----------------------------------------------------------------------------------
+
+    async def _fetch_listing(self, client: Client, kinds: tuple[str, ...]) -> Listing:
+        caps = client.server_capabilities
+        old = self.listing
+        tools, resources, templates, prompts = old.tools, old.resources, old.resource_templates, old.prompts
+        session = client.session
+        if "tools" in kinds:
+            tools = await self._page(session.list_tools, "tools") if caps.tools else ()
+        if "resources" in kinds:
+            resources = await self._page(session.list_resources, "resources") if caps.resources else ()
+            templates = (
+                await self._page(session.list_resource_templates, "resource_templates") if caps.resources else ()
+            )
+        if "prompts" in kinds:
+            prompts = await self._page(session.list_prompts, "prompts") if caps.prompts else ()
+        return Listing(tools=tools, resources=resources, resource_templates=templates, prompts=prompts)
+
+    async def _page(self, fetch: Callable[..., Awaitable[Any]], attr: str) -> tuple[dict[str, Any], ...]:
+        items: list[Any] = []
+        cursor: str | None = None
+        for _ in range(1000):  # a bound against a server that never stops paging
+            page = await fetch(params=types.PaginatedRequestParams(cursor=cursor) if cursor else None)
+            items.extend(getattr(page, attr))
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        return _dump(items)
+
+    def _mark_dirty(self, kind: str) -> None:
+        self._dirty.add(kind)
+        self._dirty_event.set()
+
+    async def _on_message(self, message: Any) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            self._mark_dirty("tools")
+        elif isinstance(message, types.ResourceListChangedNotification):
+            self._mark_dirty("resources")
+        elif isinstance(message, types.PromptListChangedNotification):
+            self._mark_dirty("prompts")
+        elif isinstance(message, Exception):
+            logger.debug("server %r: stream error: %s", self.name, message)
+
+    async def _listen(self, client: Client) -> None:
+        """Modern upstreams announce changes only on a `subscriptions/listen` stream."""
+        from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged, ToolsListChanged
+
+        caps = client.server_capabilities
+        want_tools = bool(caps.tools and caps.tools.list_changed)
+        want_prompts = bool(caps.prompts and caps.prompts.list_changed)
+        want_resources = bool(caps.resources and caps.resources.list_changed)
+        if not (want_tools or want_prompts or want_resources):
+            return
+        kinds = {ToolsListChanged: "tools", PromptsListChanged: "prompts", ResourcesListChanged: "resources"}
+        while True:
+            try:
+                async with client.listen(tools_list_changed=want_tools, prompts_list_changed=want_prompts,
+                                         resources_list_changed=want_resources) as sub:
+                    async for event in sub:
+                        if (kind := kinds.get(type(event))) is not None:
+                            self._mark_dirty(kind)
+            except Exception as exc:
+                logger.debug("server %r: listen stream ended: %s", self.name, exc)
+            # A dropped stream has no replay: refetch everything, then listen again.
+            for kind in _KINDS:
+                self._mark_dirty(kind)
+            await anyio.sleep(1)
+
+    async def _refresher(self, client: Client) -> None:
+        """Refetch what changed, one batch at a time, so a burst of notifications costs one refetch."""
+        while True:
+            await self._dirty_event.wait()
+            self._dirty_event = anyio.Event()
+            kinds, self._dirty = tuple(self._dirty), set()
+            try:
+                with anyio.fail_after(self._timeout):
+                    self.listing = await self._fetch_listing(client, kinds)
+            except Exception as exc:
+                logger.warning("server %r: refreshing %s failed: %s", self.name, ", ".join(kinds), _describe(exc))
+                continue
+            await self.changed()
+
+    # -- calls -------------------------------------------------------------------------------------
+
+    async def _connected(self, what: str) -> Client:
+        if self._client is not None:
+            return self._client
+        if self.status in ("starting", "restarting"):
+            with anyio.move_on_after(min(self._timeout, self._settings.connect_timeout)):
+                await self._ready.wait()
+            if self._client is not None:
+                return self._client
+        reason = f": {self.last_error}" if self.last_error else ""
+        raise ToolError(f"Server {self.name!r} is not available ({self.status}){reason}; cannot {what}.")
+
+    async def _request(self, request: Any, what: str, progress: ProgressFn | None = None) -> dict[str, Any]:
+        client = await self._connected(what)
+        try:
+            return await client.session.send_request(
+                request, _RAW, request_read_timeout_seconds=self._timeout, progress_callback=progress
+            )
+        except MCPError as exc:
+            if exc.error.code == REQUEST_TIMEOUT:
+                raise ToolError(
+                    f"Server {self.name!r} timed out: no answer to {what} within {self._timeout:g} s; "
+                    "the request was cancelled upstream."
+                ) from None
+            if exc.error.code == CONNECTION_CLOSED:
+                self._lost.set()
+                raise ToolError(
+                    f"Server {self.name!r} closed the connection (crashed or exited) during {what}; "
+                    "it is being restarted — try again shortly."
+                ) from None
+            raise
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any] | None, *, progress: ProgressFn | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        params = types.CallToolRequestParams(name=name, arguments=arguments, _meta=meta or None)
+        return await self._request(types.CallToolRequest(params=params), f"tools/call {name!r}", progress)
+
+    async def read_resource(self, uri: str) -> dict[str, Any]:
+        params = types.ReadResourceRequestParams(uri=uri)
+        return await self._request(types.ReadResourceRequest(params=params), f"resources/read {uri!r}")
+
+    async def get_prompt(self, name: str, arguments: dict[str, str] | None) -> dict[str, Any]:
+        params = types.GetPromptRequestParams(name=name, arguments=arguments)
+        return await self._request(types.GetPromptRequest(params=params), f"prompts/get {name!r}")
+
+
+def _describe(exc: BaseException) -> str:
+    """A one-line reason for a failure; exception groups are unwrapped to their first cause."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    if isinstance(exc, MCPError):
+        return f"{exc.error.message} (code {exc.error.code})"
+    if isinstance(exc, FileNotFoundError):
+        return f"command not found: {exc.filename or exc}"
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text

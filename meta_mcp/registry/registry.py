@@ -1,0 +1,205 @@
+"""The registry: the one place that knows which tools, resources and prompts exist now.
+
+It owns the providers of one workspace, rebuilds the exposed `Surface` whenever a provider's listing
+changes, tells every connected client (both protocol eras) when a visible list changed, and is the
+single call path: clients, `call_tool`, and later the sandbox and the agent all call through
+`Registry.call_tool`, so naming, timeouts and error shaping apply the same way everywhere.
+
+Semantics:
+- the builtin meta tools come first and their names are reserved; servers follow in the order they
+  were added (see `naming` for who wins a clash);
+- an unknown tool, prompt or resource is a JSON-RPC `INVALID_PARAMS` error that names it and
+  suggests close matches;
+- a provider's own failure (`ToolError`: crashed, timed out, not running) becomes a tool result with
+  `isError: true` naming the server; other servers and clients are not disturbed.
+
+Example:
+    async with anyio.create_task_group() as tg:
+        registry = Registry(settings, tg)
+        await registry.add_server(ServerSpec(name="time", command="mcp-server-time"))
+        result = await registry.call_tool("time__get_current_time", {"timezone": "UTC"})
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import anyio
+import anyio.abc
+from mcp import MCPError
+from mcp_types import INVALID_PARAMS
+
+from meta_mcp.config import ServerSpec
+from meta_mcp.providers.base import ProgressFn, Provider, ToolError
+from meta_mcp.providers.upstream import UpstreamProvider
+from meta_mcp.registry.naming import NameTable
+from meta_mcp.registry.notify import ChangeNotifier
+from meta_mcp.registry.surface import Surface, build_surface
+from meta_mcp.registry.uris import split_uri
+from meta_mcp.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def tool_error(text: str) -> dict[str, Any]:
+    """A `CallToolResult` wire dict reporting a failure to the model."""
+    return {"content": [{"type": "text", "text": text}], "isError": True}
+
+
+def _unknown(kind: str, name: str, known: Iterable[str]) -> MCPError:
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return MCPError(INVALID_PARAMS, f"Unknown {kind}: {name!r}.{hint}")
+
+
+class Registry:
+    """The live component set of one workspace (see the module docstring)."""
+
+    def __init__(self, settings: Settings, task_group: anyio.abc.TaskGroup,
+                 notifier: ChangeNotifier | None = None) -> None:
+        self.settings = settings
+        self.notifier = notifier or ChangeNotifier()
+        self._tg = task_group
+        self._builtin: list[Provider] = []
+        self._servers: dict[str, Provider] = {}
+        self._tool_names = NameTable()
+        self._prompt_names = NameTable()
+        self._surface = Surface()
+        self._preloaded = anyio.Event()
+        self._preloaded.set()
+
+    # -- what exists -------------------------------------------------------------------------------
+
+    @property
+    def surface(self) -> Surface:
+        return self._surface
+
+    @property
+    def servers(self) -> dict[str, Provider]:
+        """Added servers by name, in the order they were added."""
+        return dict(self._servers)
+
+    def add_builtin(self, provider: Provider) -> None:
+        """Add a provider whose tools are exposed unprefixed and whose names are reserved."""
+        self._builtin.append(provider)
+        self._rebuild()
+
+    async def wait_preloaded(self) -> None:
+        """Wait (bounded by the connect timeout) until preloaded servers have had their first try."""
+        with anyio.move_on_after(self.settings.connect_timeout + 1):
+            await self._preloaded.wait()
+
+    # -- changing the set --------------------------------------------------------------------------
+
+    async def add_server(self, spec: ServerSpec) -> Provider:
+        """Start or connect `spec` and expose its components; returns once ready or failed."""
+        if spec.name in self._servers:
+            raise ValueError(f"server {spec.name!r} is already added")
+        provider = UpstreamProvider(spec, self.settings, self._tg)
+        provider.set_change_callback(self._on_provider_change)
+        self._servers[spec.name] = provider
+        await provider.start()
+        return provider
+
+    def preload(self, specs: Iterable[ServerSpec]) -> None:
+        """Start `specs` concurrently in the background; lists wait for their first attempt."""
+        specs = list(specs)
+        if not specs:
+            return
+        done = self._preloaded = anyio.Event()
+
+        async def run() -> None:
+            async with anyio.create_task_group() as tg:
+                for spec in specs:
+                    tg.start_soon(self._add_logged, spec)
+            done.set()
+
+        self._tg.start_soon(run, name="preload")
+
+    async def _add_logged(self, spec: ServerSpec) -> None:
+        try:
+            await self.add_server(spec)
+        except ValueError as exc:
+            logger.error("config: %s", exc)
+
+    async def remove_server(self, name: str) -> None:
+        """Stop or disconnect server `name` and drop its components; clients are told."""
+        provider = self._servers.pop(name, None)
+        if provider is None:
+            raise _unknown("server", name, self._servers)
+        provider.set_change_callback(None)
+        await provider.stop()
+        await self._rebuild_and_notify()
+
+    async def aclose(self) -> None:
+        """Stop every server."""
+        for name in list(self._servers):
+            provider = self._servers.pop(name)
+            provider.set_change_callback(None)
+            await provider.stop()
+
+    async def _on_provider_change(self, provider: Provider) -> None:
+        await self._rebuild_and_notify()
+
+    def _rebuild(self) -> Surface:
+        providers = [*self._builtin, *self._servers.values()]
+        reserved = {t["name"]: p.name for p in self._builtin for t in p.listing.tools}
+        self._surface = build_surface(providers, self._tool_names, self._prompt_names, reserved)
+        return self._surface
+
+    async def _rebuild_and_notify(self) -> None:
+        old = self._surface.signature()
+        new = self._rebuild().signature()
+        await self.notifier.changed(tools=old[0] != new[0], resources=old[1] != new[1], prompts=old[2] != new[2])
+
+    # -- the one call path -------------------------------------------------------------------------
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any] | None, *, progress: ProgressFn | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Call an exposed tool; returns the `CallToolResult` wire dict."""
+        route = self._surface.tool_routes.get(name)
+        if route is None:
+            raise _unknown("tool", name, self._surface.tool_routes)
+        provider, original = route
+        try:
+            return await provider.call_tool(original, arguments, progress=progress, meta=meta)
+        except ToolError as exc:
+            return tool_error(str(exc))
+
+    async def get_prompt(self, name: str, arguments: dict[str, str] | None) -> dict[str, Any]:
+        route = self._surface.prompt_routes.get(name)
+        if route is None:
+            raise _unknown("prompt", name, self._surface.prompt_routes)
+        provider, original = route
+        try:
+            return await provider.get_prompt(original, arguments)
+        except ToolError as exc:
+            raise MCPError(INVALID_PARAMS, str(exc)) from None
+
+    async def read_resource(self, uri: str) -> dict[str, Any]:
+        provider, original = self._resource_route(uri)
+        try:
+            return await provider.read_resource(original)
+        except ToolError as exc:
+            raise MCPError(INVALID_PARAMS, str(exc)) from None
+
+    def _resource_route(self, uri: str) -> tuple[Provider, str]:
+        surface = self._surface
+        if (route := surface.resource_routes.get(uri)) is not None:
+            return route
+        if (split := split_uri(uri)) is not None and split[0] in self._servers:
+            return self._servers[split[0]], split[1]
+        # An expanded template of an unprefixed server: its URIs are not namespaced.
+        if len(surface.unprefixed) == 1:
+            return surface.unprefixed[0], uri
+        for provider in surface.unprefixed:
+            for template in provider.listing.resource_templates:
+                head = template["uriTemplate"].split("{", 1)[0]
+                if head and uri.startswith(head):
+                    return provider, uri
+        raise _unknown("resource", uri, surface.resource_routes)

@@ -1,0 +1,1 @@
+"""The surface: the MCP server hosts connect to (stdio and streamable HTTP)."""
