@@ -24,7 +24,31 @@ ProviderStatus = Literal["starting", "ready", "failed", "restarting", "stopped"]
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
 """Receives an upstream's progress (progress, total, message) for the call being served."""
 
+LogFn = Callable[[str, Any, str | None], Awaitable[None]]
+"""Receives an upstream's log message (level, data, logger) emitted while the call is served."""
+
 ChangeCallback = Callable[["Provider"], Awaitable[None]]
+ResourceCallback = Callable[["Provider", str], Awaitable[None]]
+"""Called with (provider, the provider's own URI) when a subscribed resource was updated."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """What a caller brings to one call besides the arguments.
+
+    `meta` is forwarded upstream as the request's `_meta`; `progress` and `log` receive the
+    upstream's progress and log messages for this call; `input_responses` and `request_state`
+    continue a call that answered `input_required` (2026-07-28 multi-round-trip requests).
+    """
+
+    meta: dict[str, Any] | None = None
+    progress: ProgressFn | None = None
+    log: LogFn | None = None
+    input_responses: dict[str, Any] | None = None
+    request_state: str | None = None
+
+
+NO_CONTEXT = CallContext()
 
 
 class ToolError(Exception):
@@ -58,6 +82,9 @@ class Provider(ABC):
     def __init__(self) -> None:
         self.listing = Listing()
         self._on_change: ChangeCallback | None = None
+        self.on_resource_updated: ResourceCallback | None = None
+        self.on_log: LogFn | None = None
+        """Receives log messages that belong to no call in flight."""
 
     def set_change_callback(self, callback: ChangeCallback | None) -> None:
         """Register the coroutine called (with this provider) whenever `listing` or `status` changes."""
@@ -75,16 +102,29 @@ class Provider(ABC):
         """Stop serving and release what the provider holds (processes, connections)."""
 
     @abstractmethod
-    async def call_tool(
-        self, name: str, arguments: dict[str, Any] | None, *, progress: ProgressFn | None = None,
-        meta: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None, call: CallContext = NO_CONTEXT
+                        ) -> dict[str, Any]:
         """Call tool `name` and return the `CallToolResult` as a wire dict."""
 
-    async def read_resource(self, uri: str) -> dict[str, Any]:
+    async def read_resource(self, uri: str, call: CallContext = NO_CONTEXT) -> dict[str, Any]:
         """Read resource `uri` and return the `ReadResourceResult` as a wire dict."""
         raise ToolError(f"server {self.name!r} has no resources")
 
-    async def get_prompt(self, name: str, arguments: dict[str, str] | None) -> dict[str, Any]:
+    async def get_prompt(self, name: str, arguments: dict[str, str] | None, call: CallContext = NO_CONTEXT
+                         ) -> dict[str, Any]:
         """Render prompt `name` and return the `GetPromptResult` as a wire dict."""
         raise ToolError(f"server {self.name!r} has no prompts")
+
+    async def complete(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Answer `completion/complete` (params in wire form, names already the provider's own)."""
+        return {"completion": {"values": []}}
+
+    async def set_log_level(self, level: str) -> None:
+        """Ask the source to send log messages at `level` and above (handshake-era logging)."""
+
+    async def subscribe(self, uri: str) -> None:
+        """Start sending `resource_updated` for `uri` (through the change callback's resource hook)."""
+        raise ToolError(f"server {self.name!r} does not support resource subscriptions")
+
+    async def unsubscribe(self, uri: str) -> None:
+        """Stop sending `resource_updated` for `uri`."""

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from mcp import MCPError
 from mcp_types import INVALID_PARAMS
 
-from meta_mcp.providers.base import Listing, ProgressFn, Provider
+from meta_mcp.providers.base import NO_CONTEXT, CallContext, Listing, Provider
 from meta_mcp.services.search import BM25Index
 
 
@@ -30,10 +30,8 @@ class RegistryView(Protocol):
     @property
     def surface(self) -> Any: ...
 
-    async def call_tool(
-        self, name: str, arguments: dict[str, Any] | None, *, progress: ProgressFn | None = None,
-        meta: dict[str, Any] | None = None,
-    ) -> dict[str, Any]: ...
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None, call: CallContext = NO_CONTEXT
+                        ) -> dict[str, Any]: ...
 
 
 def _result(data: dict[str, Any]) -> dict[str, Any]:
@@ -133,10 +131,8 @@ class BuiltinProvider(Provider):
         self._registry = registry
         self.listing = Listing(tools=TOOLS)
 
-    async def call_tool(
-        self, name: str, arguments: dict[str, Any] | None, *, progress: ProgressFn | None = None,
-        meta: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None, call: CallContext = NO_CONTEXT
+                        ) -> dict[str, Any]:
         args = arguments or {}
         if name == "list_servers":
             return _result({"servers": self._servers()})
@@ -157,7 +153,7 @@ class BuiltinProvider(Provider):
                 raise MCPError(INVALID_PARAMS, "call_tool 'arguments' must be an object")
             if target == "call_tool":
                 raise MCPError(INVALID_PARAMS, "call_tool cannot call itself")
-            return await self._registry.call_tool(target, inner, progress=progress, meta=meta)
+            return await self._registry.call_tool(target, inner, call)
         raise MCPError(INVALID_PARAMS, f"Unknown tool: {name!r}")
 
     def _servers(self) -> list[dict[str, Any]]:

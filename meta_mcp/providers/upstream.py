@@ -37,7 +37,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import TypeAdapter
 
 from meta_mcp.config import ServerSpec
-from meta_mcp.providers.base import Listing, ProgressFn, Provider, ToolError
+from meta_mcp.providers.base import NO_CONTEXT, CallContext, Listing, LogFn, Provider, ToolError
 from meta_mcp.providers.connect import open_transport
 from meta_mcp.settings import Settings
 
@@ -77,6 +77,10 @@ class UpstreamProvider(Provider):
         self._life = anyio.CancelScope()
         self._dirty: set[str] = set()
         self._dirty_event = anyio.Event()
+        self._inflight_logs: dict[object, LogFn] = {}
+        self._log_level: str | None = None
+        self._subscriptions: set[str] = set()
+        self._resubscribe = anyio.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -131,9 +135,11 @@ class UpstreamProvider(Provider):
             async with AsyncExitStack() as stack:
                 transport = open_transport(self.spec, on_eof=self._lost.set,
                                            connect_timeout=self._settings.connect_timeout)
-                client = Client(transport, mode="auto", cache=None, message_handler=self._on_message)
+                client = Client(transport, mode="auto", cache=None, message_handler=self._on_message,
+                                logging_callback=self._on_log_message)
                 await stack.enter_async_context(client)
                 self.protocol_version = client.protocol_version
+                await self._restore_session_state(client)
                 self.listing = await self._fetch_listing(client, _KINDS)
                 tg = await stack.enter_async_context(anyio.create_task_group())
                 tg.start_soon(self._refresher, client)
@@ -193,33 +199,82 @@ class UpstreamProvider(Provider):
             self._mark_dirty("resources")
         elif isinstance(message, types.PromptListChangedNotification):
             self._mark_dirty("prompts")
+        elif isinstance(message, types.ResourceUpdatedNotification):
+            await self._resource_updated(str(message.params.uri))
         elif isinstance(message, Exception):
             logger.debug("server %r: stream error: %s", self.name, message)
 
     async def _listen(self, client: Client) -> None:
-        """Modern upstreams announce changes only on a `subscriptions/listen` stream."""
-        from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged, ToolsListChanged
+        """Modern upstreams announce changes only on a `subscriptions/listen` stream.
+
+        The stream is reopened whenever the set of subscribed resources changes; a dropped stream has
+        no replay, so everything is refetched after it.
+        """
+        from mcp.shared.subscriptions import (
+            PromptsListChanged,
+            ResourcesListChanged,
+            ResourceUpdated,
+            ToolsListChanged,
+        )
 
         caps = client.server_capabilities
         want_tools = bool(caps.tools and caps.tools.list_changed)
         want_prompts = bool(caps.prompts and caps.prompts.list_changed)
         want_resources = bool(caps.resources and caps.resources.list_changed)
-        if not (want_tools or want_prompts or want_resources):
-            return
         kinds = {ToolsListChanged: "tools", PromptsListChanged: "prompts", ResourcesListChanged: "resources"}
         while True:
+            self._resubscribe = anyio.Event()
+            uris = tuple(sorted(self._subscriptions))
+            if not (want_tools or want_prompts or want_resources or uris):
+                await self._resubscribe.wait()
+                continue
+            async with anyio.create_task_group() as tg:
+
+                async def reopen(scope: anyio.CancelScope = tg.cancel_scope) -> None:
+                    await self._resubscribe.wait()
+                    scope.cancel()
+
+                tg.start_soon(reopen)
+                try:
+                    async with client.listen(tools_list_changed=want_tools, prompts_list_changed=want_prompts,
+                                             resources_list_changed=want_resources,
+                                             resource_subscriptions=uris) as sub:
+                        async for event in sub:
+                            if isinstance(event, ResourceUpdated):
+                                await self._resource_updated(event.uri)
+                            elif (kind := kinds.get(type(event))) is not None:
+                                self._mark_dirty(kind)
+                except Exception as exc:
+                    logger.debug("server %r: listen stream ended: %s", self.name, exc)
+                if not self._resubscribe.is_set():
+                    for kind in _KINDS:
+                        self._mark_dirty(kind)
+                    await anyio.sleep(1)
+                tg.cancel_scope.cancel()
+
+    async def _resource_updated(self, uri: str) -> None:
+        if self.on_resource_updated is not None:
+            await self.on_resource_updated(self, uri)
+
+    async def _on_log_message(self, params: types.LoggingMessageNotificationParams) -> None:
+        """Route an upstream log message to the calls in flight, else to the provider's log hook."""
+        targets = list(self._inflight_logs.values()) or ([self.on_log] if self.on_log else [])
+        for target in targets:
             try:
-                async with client.listen(tools_list_changed=want_tools, prompts_list_changed=want_prompts,
-                                         resources_list_changed=want_resources) as sub:
-                    async for event in sub:
-                        if (kind := kinds.get(type(event))) is not None:
-                            self._mark_dirty(kind)
-            except Exception as exc:
-                logger.debug("server %r: listen stream ended: %s", self.name, exc)
-            # A dropped stream has no replay: refetch everything, then listen again.
-            for kind in _KINDS:
-                self._mark_dirty(kind)
-            await anyio.sleep(1)
+                await target(params.level, params.data, params.logger)
+            except Exception as exc:  # a caller gone away must not break the upstream connection
+                logger.debug("server %r: dropping a log message: %s", self.name, exc)
+
+    async def _restore_session_state(self, client: Client) -> None:
+        """After (re)connecting, re-apply what clients asked of this server: log level, subscriptions."""
+        if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return
+        caps = client.server_capabilities
+        if self._log_level and caps.logging:
+            await client.session.set_logging_level(self._log_level)  # type: ignore[arg-type]
+        if caps.resources and caps.resources.subscribe:
+            for uri in self._subscriptions:
+                await client.session.subscribe_resource(uri)
 
     async def _refresher(self, client: Client) -> None:
         """Refetch what changed, one batch at a time, so a burst of notifications costs one refetch."""
@@ -248,11 +303,14 @@ class UpstreamProvider(Provider):
         reason = f": {self.last_error}" if self.last_error else ""
         raise ToolError(f"Server {self.name!r} is not available ({self.status}){reason}; cannot {what}.")
 
-    async def _request(self, request: Any, what: str, progress: ProgressFn | None = None) -> dict[str, Any]:
+    async def _request(self, request: Any, what: str, call: CallContext = NO_CONTEXT) -> dict[str, Any]:
         client = await self._connected(what)
+        token = object()
+        if call.log is not None:
+            self._inflight_logs[token] = call.log
         try:
             return await client.session.send_request(
-                request, _RAW, request_read_timeout_seconds=self._timeout, progress_callback=progress
+                request, _RAW, request_read_timeout_seconds=self._timeout, progress_callback=call.progress
             )
         except MCPError as exc:
             if exc.error.code == REQUEST_TIMEOUT:
@@ -267,21 +325,62 @@ class UpstreamProvider(Provider):
                     "it is being restarted — try again shortly."
                 ) from None
             raise
+        finally:
+            self._inflight_logs.pop(token, None)
 
-    async def call_tool(
-        self, name: str, arguments: dict[str, Any] | None, *, progress: ProgressFn | None = None,
-        meta: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        params = types.CallToolRequestParams(name=name, arguments=arguments, _meta=meta or None)
-        return await self._request(types.CallToolRequest(params=params), f"tools/call {name!r}", progress)
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None, call: CallContext = NO_CONTEXT
+                        ) -> dict[str, Any]:
+        params = types.CallToolRequestParams(
+            name=name, arguments=arguments, _meta=call.meta or None,
+            input_responses=call.input_responses, request_state=call.request_state,
+        )
+        return await self._request(types.CallToolRequest(params=params), f"tools/call {name!r}", call)
 
-    async def read_resource(self, uri: str) -> dict[str, Any]:
-        params = types.ReadResourceRequestParams(uri=uri)
-        return await self._request(types.ReadResourceRequest(params=params), f"resources/read {uri!r}")
+    async def read_resource(self, uri: str, call: CallContext = NO_CONTEXT) -> dict[str, Any]:
+        params = types.ReadResourceRequestParams(
+            uri=uri, _meta=call.meta or None, input_responses=call.input_responses, request_state=call.request_state
+        )
+        return await self._request(types.ReadResourceRequest(params=params), f"resources/read {uri!r}", call)
 
-    async def get_prompt(self, name: str, arguments: dict[str, str] | None) -> dict[str, Any]:
-        params = types.GetPromptRequestParams(name=name, arguments=arguments)
-        return await self._request(types.GetPromptRequest(params=params), f"prompts/get {name!r}")
+    async def get_prompt(self, name: str, arguments: dict[str, str] | None, call: CallContext = NO_CONTEXT
+                         ) -> dict[str, Any]:
+        params = types.GetPromptRequestParams(
+            name=name, arguments=arguments, _meta=call.meta or None,
+            input_responses=call.input_responses, request_state=call.request_state,
+        )
+        return await self._request(types.GetPromptRequest(params=params), f"prompts/get {name!r}", call)
+
+    async def complete(self, params: dict[str, Any]) -> dict[str, Any]:
+        request = types.CompleteRequest(params=types.CompleteRequestParams.model_validate(params))
+        return await self._request(request, "completion/complete")
+
+    async def set_log_level(self, level: str) -> None:
+        self._log_level = level
+        client = self._client
+        if client is not None and client.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            if client.server_capabilities.logging:
+                await client.session.set_logging_level(level)  # type: ignore[arg-type]
+
+    async def subscribe(self, uri: str) -> None:
+        await self._change_subscription(uri, add=True)
+
+    async def unsubscribe(self, uri: str) -> None:
+        await self._change_subscription(uri, add=False)
+
+    async def _change_subscription(self, uri: str, *, add: bool) -> None:
+        client = await self._connected("resources/subscribe" if add else "resources/unsubscribe")
+        if add:
+            self._subscriptions.add(uri)
+        else:
+            self._subscriptions.discard(uri)
+        if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            self._resubscribe.set()
+            return
+        caps = client.server_capabilities
+        if not (caps.resources and caps.resources.subscribe):
+            raise ToolError(f"Server {self.name!r} does not support resource subscriptions")
+        session = client.session
+        await (session.subscribe_resource(uri) if add else session.unsubscribe_resource(uri))
 
 
 def _describe(exc: BaseException) -> str:

@@ -4,6 +4,10 @@ Handshake-era clients (2025-11-25 and older) are told on their own connection; t
 each such connection when its `notifications/initialized` arrives and forgets it when the connection
 closes. Modern clients (2026-07-28) have no session: they hear of changes only on their
 `subscriptions/listen` streams, fed by `bus`. Every change goes out both ways.
+
+Resource updates go to the handshake connections that subscribed to the URI and onto the bus (each
+listen stream filters by its own subscriptions). Upstream log messages that belong to no call in
+flight go to handshake connections only: 2026-era logging is per request.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from mcp.server.subscriptions import (
     InMemorySubscriptionBus,
     PromptsListChanged,
     ResourcesListChanged,
+    ResourceUpdated,
     ToolsListChanged,
 )
 
@@ -31,6 +36,24 @@ class ChangeNotifier:
     @property
     def connection_count(self) -> int:
         return len(self._connections)
+
+    def subscribe(self, connection: Any, uri: str, *, add: bool = True) -> None:
+        """Record a handshake connection's `resources/subscribe` (or unsubscribe) of `uri`."""
+        self.track(connection)
+        subscriptions = connection.state.setdefault("meta_mcp.subscriptions", set())
+        (subscriptions.add if add else subscriptions.discard)(uri)
+
+    async def resource_updated(self, uri: str) -> None:
+        """Tell subscribers that resource `uri` (as exposed) changed."""
+        await self.bus.publish(ResourceUpdated(uri=uri))
+        for connection in list(self._connections):
+            if uri in connection.state.get("meta_mcp.subscriptions", ()):
+                await connection.send_resource_updated(uri)
+
+    async def log(self, level: str, data: Any, logger_name: str | None) -> None:
+        """Pass an upstream log message to every handshake-era client."""
+        for connection in list(self._connections):
+            await connection.log(level, data, logger_name)
 
     def track(self, connection: Any) -> None:
         """Remember a handshake-era connection until it closes."""

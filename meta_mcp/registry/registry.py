@@ -33,12 +33,12 @@ from mcp import MCPError
 from mcp_types import INVALID_PARAMS
 
 from meta_mcp.config import ServerSpec
-from meta_mcp.providers.base import ProgressFn, Provider, ToolError
+from meta_mcp.providers.base import NO_CONTEXT, CallContext, Provider, ToolError
 from meta_mcp.providers.upstream import UpstreamProvider
 from meta_mcp.registry.naming import NameTable
 from meta_mcp.registry.notify import ChangeNotifier
 from meta_mcp.registry.surface import Surface, build_surface
-from meta_mcp.registry.uris import split_uri
+from meta_mcp.registry.uris import exposed_uri, split_uri
 from meta_mcp.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ class Registry:
         self._surface = Surface()
         self._preloaded = anyio.Event()
         self._preloaded.set()
+        self._log_level: str | None = None
 
     # -- what exists -------------------------------------------------------------------------------
 
@@ -100,6 +101,10 @@ class Registry:
             raise ValueError(f"server {spec.name!r} is already added")
         provider = UpstreamProvider(spec, self.settings, self._tg)
         provider.set_change_callback(self._on_provider_change)
+        provider.on_resource_updated = self._on_resource_updated
+        provider.on_log = self.notifier.log
+        if self._log_level is not None:
+            await provider.set_log_level(self._log_level)
         self._servers[spec.name] = provider
         await provider.start()
         return provider
@@ -155,40 +160,83 @@ class Registry:
         new = self._rebuild().signature()
         await self.notifier.changed(tools=old[0] != new[0], resources=old[1] != new[1], prompts=old[2] != new[2])
 
+    async def _on_resource_updated(self, provider: Provider, uri: str) -> None:
+        exposed = uri if not provider.prefix and self._surface.resource_routes.get(uri, (provider,))[0] is provider \
+            else exposed_uri(provider.name, uri)
+        await self.notifier.resource_updated(exposed)
+
     # -- the one call path -------------------------------------------------------------------------
 
-    async def call_tool(
-        self, name: str, arguments: dict[str, Any] | None, *, progress: ProgressFn | None = None,
-        meta: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Call an exposed tool; returns the `CallToolResult` wire dict."""
-        route = self._surface.tool_routes.get(name)
+    async def _route(self, routes_of: str, name: str) -> tuple[Provider, str]:
+        """Look `name` up; if unknown while preloaded servers are still starting, wait for them first."""
+        route = getattr(self._surface, routes_of).get(name)
+        if route is None and not self._preloaded.is_set():
+            await self.wait_preloaded()
+            route = getattr(self._surface, routes_of).get(name)
         if route is None:
-            raise _unknown("tool", name, self._surface.tool_routes)
+            kind = {"tool_routes": "tool", "prompt_routes": "prompt"}[routes_of]
+            raise _unknown(kind, name, getattr(self._surface, routes_of))
+        return route
+
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None, call: CallContext = NO_CONTEXT
+                        ) -> dict[str, Any]:
+        """Call an exposed tool; returns the `CallToolResult` wire dict (or an `input_required` result)."""
+        route = self._surface.tool_routes.get(name) or await self._route("tool_routes", name)
         provider, original = route
         try:
-            return await provider.call_tool(original, arguments, progress=progress, meta=meta)
+            return await provider.call_tool(original, arguments, call)
         except ToolError as exc:
             return tool_error(str(exc))
 
-    async def get_prompt(self, name: str, arguments: dict[str, str] | None) -> dict[str, Any]:
-        route = self._surface.prompt_routes.get(name)
-        if route is None:
-            raise _unknown("prompt", name, self._surface.prompt_routes)
-        provider, original = route
+    async def get_prompt(self, name: str, arguments: dict[str, str] | None, call: CallContext = NO_CONTEXT
+                         ) -> dict[str, Any]:
+        provider, original = await self._route("prompt_routes", name)
         try:
-            return await provider.get_prompt(original, arguments)
+            return await provider.get_prompt(original, arguments, call)
         except ToolError as exc:
             raise MCPError(INVALID_PARAMS, str(exc)) from None
 
-    async def read_resource(self, uri: str) -> dict[str, Any]:
-        provider, original = self._resource_route(uri)
+    async def read_resource(self, uri: str, call: CallContext = NO_CONTEXT) -> dict[str, Any]:
+        provider, original = await self._resource_route(uri)
         try:
-            return await provider.read_resource(original)
+            return await provider.read_resource(original, call)
         except ToolError as exc:
             raise MCPError(INVALID_PARAMS, str(exc)) from None
 
-    def _resource_route(self, uri: str) -> tuple[Provider, str]:
+    async def complete(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Route `completion/complete` by its reference (a prompt name or a resource template URI)."""
+        ref = dict(params.get("ref") or {})
+        if ref.get("type") == "ref/prompt":
+            provider, ref["name"] = await self._route("prompt_routes", str(ref.get("name")))
+        elif ref.get("type") == "ref/resource":
+            provider, ref["uri"] = await self._resource_route(str(ref.get("uri")))
+        else:
+            raise MCPError(INVALID_PARAMS, f"Unknown completion reference type: {ref.get('type')!r}")
+        try:
+            return await provider.complete({**params, "ref": ref})
+        except ToolError as exc:
+            raise MCPError(INVALID_PARAMS, str(exc)) from None
+
+    async def set_log_level(self, level: str) -> None:
+        """Apply a client's `logging/setLevel` to every server (and to servers added later)."""
+        self._log_level = level
+        for provider in list(self._servers.values()):
+            try:
+                await provider.set_log_level(level)
+            except Exception as exc:  # one server refusing must not fail the client's request
+                logger.debug("server %r: setLevel failed: %s", provider.name, exc)
+
+    async def subscribe(self, uri: str, *, add: bool = True) -> None:
+        """Forward `resources/subscribe` (or unsubscribe) to the server owning `uri`."""
+        provider, original = await self._resource_route(uri)
+        try:
+            await (provider.subscribe(original) if add else provider.unsubscribe(original))
+        except ToolError as exc:
+            raise MCPError(INVALID_PARAMS, str(exc)) from None
+
+    async def _resource_route(self, uri: str) -> tuple[Provider, str]:
+        if uri not in self._surface.resource_routes and not self._preloaded.is_set():
+            await self.wait_preloaded()
         surface = self._surface
         if (route := surface.resource_routes.get(uri)) is not None:
             return route

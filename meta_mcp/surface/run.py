@@ -38,11 +38,11 @@ async def running_registry(settings: Settings, preload: list[ServerSpec]) -> Asy
 
 async def serve_stdio(settings: Settings, preload: list[ServerSpec]) -> None:
     """Serve one client on stdin/stdout until stdin closes."""
-    from mcp.server.stdio import stdio_server
+    from meta_mcp.surface.stdio import answering_stdio_server
 
     async with running_registry(settings, preload) as registry:
         server = build_server(registry)
-        async with stdio_server() as (read, write):
+        async with answering_stdio_server() as (read, write):
             await server.run(read, write, server.create_initialization_options())
 
 

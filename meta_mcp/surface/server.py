@@ -9,23 +9,30 @@ transport — and meant: see `registry.notify`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import mcp_types as types
 from mcp.server import Server
+from mcp.server.caching import CacheHint
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.models import InitializationOptions
 from mcp.server.subscriptions import ListenHandler
+from mcp_types import LOG_LEVEL_META_KEY
+from mcp_types.methods import CACHEABLE_METHODS
 
 from meta_mcp import __version__
-from meta_mcp.providers.base import ProgressFn
+from meta_mcp.providers.base import CallContext, LogFn
 from meta_mcp.registry.registry import Registry
+from meta_mcp.surface import input_bridge
 
 _ALL_CHANGES = NotificationOptions(prompts_changed=True, resources_changed=True, tools_changed=True)
 _RESERVED_META_PREFIX = "io.modelcontextprotocol/"
-_NO_CACHE = {"ttlMs": 0, "cacheScope": "private"}
-"""Lists change at run time: 2026-era clients must not cache them (handshake-era results drop these keys)."""
+_LOG_LEVEL_STATE = "meta_mcp.log_level"
+_NO_CACHE = {method: CacheHint(ttl_ms=0, scope="private") for method in CACHEABLE_METHODS}
+"""Everything behind us can change at any time: 2026-era clients must not cache it. The runner fills
+these hints into results that lack them (an upstream's own hints win; handshake-era results drop them)."""
 
 INSTRUCTIONS = (
     "meta-mcp aggregates MCP servers. Tools of each server appear as <server>__<tool>. "
@@ -52,17 +59,37 @@ class _MetaServer(Server[Any]):
         )
 
 
-def _caller_meta(ctx: ServerRequestContext[Any]) -> tuple[dict[str, Any] | None, bool]:
-    """The caller's `_meta` to forward upstream (protocol keys removed), and whether it asked for progress."""
-    meta = ctx.meta
-    if not meta:
-        return None, False
-    wants_progress = "progress_token" in meta or "progressToken" in meta
+def _call_context(ctx: ServerRequestContext[Any], params: Any) -> CallContext:
+    """What this request brings to the upstream call: `_meta`, progress, logs, input responses.
+
+    The caller's `_meta` is forwarded without the progress token (the SDK mints its own upstream
+    and maps progress back) and without protocol keys, except the 2026-era log-level opt-in. A
+    handshake-era client's `logging/setLevel` becomes that opt-in for modern upstreams.
+    """
+    meta = ctx.meta or {}
     forward = {
         k: v for k, v in meta.items()
-        if k not in ("progress_token", "progressToken") and not k.startswith(_RESERVED_META_PREFIX)
+        if k not in ("progress_token", "progressToken")
+        and (not k.startswith(_RESERVED_META_PREFIX) or k == LOG_LEVEL_META_KEY)
     }
-    return forward or None, wants_progress
+    level = ctx.session._connection.state.get(_LOG_LEVEL_STATE)  # noqa: SLF001
+    if level and LOG_LEVEL_META_KEY not in forward:
+        forward[LOG_LEVEL_META_KEY] = level
+    wants_progress = "progress_token" in meta or "progressToken" in meta
+    session = ctx.session
+    request_id = ctx.request_id
+
+    async def log(level: str, data: Any, logger_name: str | None) -> None:
+        await session.send_log_message(level, data, logger_name, related_request_id=request_id)  # type: ignore[arg-type]
+
+    logger_fn: LogFn = log
+    return CallContext(
+        meta=forward or None,
+        progress=session.report_progress if wants_progress else None,
+        log=logger_fn,
+        input_responses=getattr(params, "input_responses", None),
+        request_state=getattr(params, "request_state", None),
+    )
 
 
 def _complete(result: dict[str, Any]) -> dict[str, Any]:
@@ -77,30 +104,69 @@ def build_server(registry: Registry) -> Server[Any]:
 
     async def list_tools(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None) -> dict:
         await registry.wait_preloaded()
-        return {"tools": registry.surface.tools, "resultType": "complete", **_NO_CACHE}
+        return {"tools": registry.surface.tools, "resultType": "complete"}
 
     async def call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> dict:
-        meta, wants_progress = _caller_meta(ctx)
-        progress: ProgressFn | None = ctx.session.report_progress if wants_progress else None
-        return _complete(await registry.call_tool(params.name, params.arguments, progress=progress, meta=meta))
+        call = _call_context(ctx, params)
+        result = await registry.call_tool(params.name, params.arguments, call)
+
+        async def retry(responses: dict[str, Any] | None, state: str | None) -> dict[str, Any]:
+            again = replace(call, input_responses=responses, request_state=state)
+            return await registry.call_tool(params.name, params.arguments, again)
+
+        return _complete(await input_bridge.resolve(ctx, result, retry))
 
     async def list_resources(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None) -> dict:
         await registry.wait_preloaded()
-        return {"resources": registry.surface.resources, "resultType": "complete", **_NO_CACHE}
+        return {"resources": registry.surface.resources, "resultType": "complete"}
 
     async def list_templates(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None) -> dict:
         await registry.wait_preloaded()
-        return {"resourceTemplates": registry.surface.resource_templates, "resultType": "complete", **_NO_CACHE}
+        return {"resourceTemplates": registry.surface.resource_templates, "resultType": "complete"}
 
     async def read_resource(ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams) -> dict:
-        return _complete(await registry.read_resource(str(params.uri)))
+        call = _call_context(ctx, params)
+        result = await registry.read_resource(str(params.uri), call)
+
+        async def retry(responses: dict[str, Any] | None, state: str | None) -> dict[str, Any]:
+            again = replace(call, input_responses=responses, request_state=state)
+            return await registry.read_resource(str(params.uri), again)
+
+        return _complete(await input_bridge.resolve(ctx, result, retry))
 
     async def list_prompts(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None) -> dict:
         await registry.wait_preloaded()
-        return {"prompts": registry.surface.prompts, "resultType": "complete", **_NO_CACHE}
+        return {"prompts": registry.surface.prompts, "resultType": "complete"}
 
     async def get_prompt(ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams) -> dict:
-        return _complete(await registry.get_prompt(params.name, params.arguments))
+        call = _call_context(ctx, params)
+        result = await registry.get_prompt(params.name, params.arguments, call)
+
+        async def retry(responses: dict[str, Any] | None, state: str | None) -> dict[str, Any]:
+            again = replace(call, input_responses=responses, request_state=state)
+            return await registry.get_prompt(params.name, params.arguments, again)
+
+        return _complete(await input_bridge.resolve(ctx, result, retry))
+
+    async def complete(ctx: ServerRequestContext[Any], params: types.CompleteRequestParams) -> dict:
+        wire = params.model_dump(by_alias=True, mode="json", exclude_none=True)
+        wire.pop("_meta", None)
+        return _complete(await registry.complete(wire))
+
+    async def subscribe(ctx: ServerRequestContext[Any], params: types.SubscribeRequestParams) -> dict:
+        await registry.subscribe(str(params.uri))
+        notifier.subscribe(ctx.session._connection, str(params.uri))  # noqa: SLF001
+        return {}
+
+    async def unsubscribe(ctx: ServerRequestContext[Any], params: types.UnsubscribeRequestParams) -> dict:
+        notifier.subscribe(ctx.session._connection, str(params.uri), add=False)  # noqa: SLF001
+        await registry.subscribe(str(params.uri), add=False)
+        return {}
+
+    async def set_level(ctx: ServerRequestContext[Any], params: types.SetLevelRequestParams) -> dict:
+        ctx.session._connection.state[_LOG_LEVEL_STATE] = params.level  # noqa: SLF001
+        await registry.set_log_level(params.level)
+        return {}
 
     async def initialized(ctx: ServerRequestContext[Any], params: types.NotificationParams) -> None:
         # The SDK exposes the connection only privately on the per-request session; it is the one
@@ -113,6 +179,7 @@ def build_server(registry: Registry) -> Server[Any]:
         title="meta-mcp",
         description="An MCP server that aggregates MCP servers",
         instructions=INSTRUCTIONS,
+        cache_hints=_NO_CACHE,
         on_list_tools=list_tools,
         on_call_tool=call_tool,
         on_list_resources=list_resources,
@@ -120,7 +187,12 @@ def build_server(registry: Registry) -> Server[Any]:
         on_read_resource=read_resource,
         on_list_prompts=list_prompts,
         on_get_prompt=get_prompt,
+        on_completion=complete,
+        on_subscribe_resource=subscribe,
+        on_unsubscribe_resource=unsubscribe,
         on_subscriptions_listen=ListenHandler(notifier.bus),
     )
     server.add_notification_handler("notifications/initialized", types.NotificationParams, initialized)
+    # Handshake-era logging; added by method so the constructor's deprecation warning stays quiet.
+    server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)
     return server

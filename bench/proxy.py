@@ -1,0 +1,708 @@
+"""Proxy overhead benchmark: the echo upstream measured direct and through meta-mcp, side by side.
+
+One run, interleaved (A/B then B/A), over stdio and over streamable HTTP, loopback only:
+
+* cold start: spawn the server the client talks to -> connected -> tools/list lists the echo tool;
+* tools/call latency p50/p90/p99, sequential, after warm-up (alternating blocks direct/proxied);
+* throughput (calls/s) with N concurrent callers on one client connection, and p99 under that load.
+
+    cd /work/main && uv run python bench/proxy.py --quick          # < 1 minute
+    cd /work/main && uv run python bench/proxy.py                  # full, a few minutes
+    cd /work/main && uv run python bench/proxy.py --mode auto --transport http --json out.json
+
+Topologies:
+    stdio direct : client ==stdio==> echo.py
+    stdio proxied: client ==stdio==> meta-mcp serve --config CFG ==stdio==> echo.py
+    http  direct : client ==HTTP==>  echo.py --transport http
+    http  proxied: client ==HTTP==>  meta-mcp serve --transport http ==HTTP==> echo.py --transport http
+(for HTTP both measure against the same long-lived echo upstream; the HTTP cold start spawns a fresh
+echo for "direct" and a fresh meta-mcp in front of the already-running echo for "proxied").
+
+Every call's result is checked (echoed text must match); a mismatch aborts the run.
+See bench/README.md for what the numbers mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as _dt
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import anyio
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+REPO = Path(__file__).resolve().parent.parent
+ECHO = REPO / "tests" / "upstreams" / "echo.py"
+
+# Targets (proxied relative to direct).
+TARGET_P50 = 1.5  # p50 latency <= 1.5x direct
+TARGET_THROUGHPUT = 0.60  # throughput >= 60% of direct
+TARGET_COLD = 1.3  # cold start <= 1.3x direct
+
+PHASE_TIMEOUT = 600.0  # hard bound for any one phase (seconds)
+READY_TIMEOUT = 60.0  # bound for a server to come up / list its tool
+
+
+# --------------------------------------------------------------------------------------------------
+# helpers
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (q in 0..100) of a non-empty list."""
+    s = sorted(values)
+    if len(s) == 1:
+        return s[0]
+    pos = (len(s) - 1) * q / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def wait_port(port: int, proc: subprocess.Popen[bytes], deadline: float) -> None:
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server process exited with {proc.returncode} before listening on {port}")
+        try:
+            stream = await anyio.connect_tcp("127.0.0.1", port)
+        except OSError:
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"nothing listening on 127.0.0.1:{port}") from None
+            await anyio.sleep(0.005)
+            continue
+        await stream.aclose()
+        return
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate one process we started (by its pid), escalating to SIGKILL after 5 s."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+def child_pids(pid: int) -> list[int]:
+    out: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out += [int(p) for p in f.read().split()]
+    return out
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def find_descendant(pid: int, needle: str) -> int | None:
+    todo = child_pids(pid)
+    while todo:
+        p = todo.pop(0)
+        if needle in cmdline(p):
+            return p
+        todo += child_pids(p)
+    return None
+
+
+def check_echo(result: Any, text: str) -> None:
+    if result.is_error or not result.content or getattr(result.content[0], "text", None) != text:
+        raise RuntimeError(f"bad echo result for {text!r}: {result!r}")
+
+
+# --------------------------------------------------------------------------------------------------
+# the two sides
+
+
+@dataclass
+class Side:
+    """How to reach one side ("direct" or "meta-mcp") over one transport."""
+
+    label: str
+    transport: str
+    tool: str
+    open_client: Callable[[], Client]
+    # cold start: spawn a fresh server, return (client factory, cleanup)
+    spawn_cold: Callable[[], Awaitable[tuple[Client, Callable[[], None]]]]
+    pid: Callable[[], int | None] = lambda: None
+    protocol_version: str | None = None
+
+
+@dataclass
+class Ctx:
+    args: argparse.Namespace
+    logdir: Path
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: list[TextIO] = field(default_factory=list)
+
+    def log(self, name: str) -> TextIO:
+        f = open(self.logdir / name, "a")  # noqa: SIM115 - closed in close()
+        self.logs.append(f)
+        return f
+
+    def popen(self, argv: list[str], logname: str) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            argv,
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log(logname),
+            start_new_session=True,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def close(self) -> None:
+        for p in self.procs:
+            stop_process(p)
+        for f in self.logs:
+            f.close()
+
+
+def meta_config(ctx: Ctx, name: str, entry: dict[str, Any]) -> Path:
+    if ctx.args.prefix is not None:
+        entry = {**entry, "prefix": ctx.args.prefix}
+    path = ctx.logdir / name
+    path.write_text(json.dumps({"mcpServers": {"echo": entry}}, indent=2))
+    return path
+
+
+def proxied_tool(args: argparse.Namespace) -> str:
+    prefix = "echo" if args.prefix is None else args.prefix
+    return f"{prefix}__echo" if prefix else "echo"
+
+
+def make_stdio_sides(ctx: Ctx) -> list[Side]:
+    a = ctx.args
+    mode = a.mode
+    direct_params = StdioServerParameters(command=a.python, args=[str(ECHO)], cwd=str(REPO))
+
+    def direct_client() -> Client:
+        return Client(stdio_client(direct_params, errlog=ctx.log("stdio-direct.log")), mode=mode, cache=None)
+
+    async def direct_cold() -> tuple[Client, Callable[[], None]]:
+        return direct_client(), lambda: None
+
+    sides = [Side("direct", "stdio", "echo", direct_client, direct_cold)]
+    if a.direct_only:
+        return sides
+
+    cfg = meta_config(ctx, "stdio-config.json", {"command": a.python, "args": [str(ECHO)]})
+    proxy_params = StdioServerParameters(command=a.meta_mcp, args=["serve", "--config", str(cfg)], cwd=str(REPO))
+
+    def proxy_client() -> Client:
+        return Client(stdio_client(proxy_params, errlog=ctx.log("stdio-meta-mcp.log")), mode=mode, cache=None)
+
+    async def proxy_cold() -> tuple[Client, Callable[[], None]]:
+        return proxy_client(), lambda: None
+
+    side = Side("meta-mcp", "stdio", proxied_tool(a), proxy_client, proxy_cold)
+    side.pid = lambda: find_descendant(os.getpid(), "serve --config")
+    sides.append(side)
+    return sides
+
+
+async def make_http_sides(ctx: Ctx) -> list[Side]:
+    a = ctx.args
+    mode = a.mode
+
+    async def spawn_echo(logname: str) -> tuple[int, subprocess.Popen[bytes]]:
+        port = free_port()
+        proc = ctx.popen([a.python, str(ECHO), "--transport", "http", "--port", str(port)], logname)
+        return port, proc
+
+    # long-lived upstream shared by the direct measurements and meta-mcp
+    echo_port, echo_proc = await spawn_echo("http-echo.log")
+    await wait_port(echo_port, echo_proc, time.perf_counter() + READY_TIMEOUT)
+    echo_url = f"http://127.0.0.1:{echo_port}/mcp"
+
+    def direct_client() -> Client:
+        return Client(echo_url, mode=mode, cache=None)
+
+    async def direct_cold() -> tuple[Client, Callable[[], None]]:
+        port, proc = await spawn_echo("http-echo-cold.log")
+        await wait_port(port, proc, time.perf_counter() + READY_TIMEOUT)
+        return Client(f"http://127.0.0.1:{port}/mcp", mode=mode, cache=None), lambda: stop_process(proc)
+
+    sides = [Side("direct", "http", "echo", direct_client, direct_cold)]
+    if a.direct_only:
+        return sides
+
+    cfg = meta_config(ctx, "http-config.json", {"url": echo_url})
+
+    def spawn_meta(logname: str) -> tuple[int, subprocess.Popen[bytes]]:
+        port = free_port()
+        argv = [a.meta_mcp, "serve", "--transport", "http", "--host", "127.0.0.1", "--port", str(port)]
+        proc = ctx.popen([*argv, "--config", str(cfg)], logname)
+        return port, proc
+
+    meta_port, meta_proc = spawn_meta("http-meta-mcp.log")
+    await wait_port(meta_port, meta_proc, time.perf_counter() + READY_TIMEOUT)
+    meta_url = f"http://127.0.0.1:{meta_port}/mcp"
+
+    def proxy_client() -> Client:
+        return Client(meta_url, mode=mode, cache=None)
+
+    async def proxy_cold() -> tuple[Client, Callable[[], None]]:
+        port, proc = spawn_meta("http-meta-mcp-cold.log")
+        await wait_port(port, proc, time.perf_counter() + READY_TIMEOUT)
+        return Client(f"http://127.0.0.1:{port}/mcp", mode=mode, cache=None), lambda: stop_process(proc)
+
+    side = Side("meta-mcp", "http", proxied_tool(a), proxy_client, proxy_cold)
+    side.pid = lambda: meta_proc.pid
+    sides.append(side)
+    return sides
+
+
+# --------------------------------------------------------------------------------------------------
+# measurements
+
+
+async def list_until_tool(client: Client, tool: str, deadline: float) -> int:
+    """tools/list until `tool` is listed (an aggregator may connect upstreams lazily). Returns #lists."""
+    n = 0
+    while True:
+        n += 1
+        result = await client.list_tools()
+        if any(t.name == tool for t in result.tools):
+            return n
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"{tool!r} not listed; got {[t.name for t in result.tools]}")
+        await anyio.sleep(0.005)
+
+
+async def cold_start_once(side: Side) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    client, cleanup = await side.spawn_cold()
+    try:
+        async with client:
+            lists = await list_until_tool(client, side.tool, t0 + READY_TIMEOUT)
+            elapsed = time.perf_counter() - t0
+            # one call so a broken proxy cannot look fast
+            r = await client.call_tool(side.tool, {"text": "cold"})
+            check_echo(r, "cold")
+    finally:
+        cleanup()
+    return elapsed, lists
+
+
+def ab_order(sides: list[Side], i: int) -> list[Side]:
+    return sides if i % 2 == 0 else list(reversed(sides))
+
+
+async def measure_cold(sides: list[Side], reps: int) -> dict[str, dict[str, Any]]:
+    res: dict[str, dict[str, Any]] = {s.label: {"samples_ms": [], "lists": []} for s in sides}
+    for i in range(reps):
+        for side in ab_order(sides, i):
+            elapsed, lists = await cold_start_once(side)
+            res[side.label]["samples_ms"].append(elapsed * 1000)
+            res[side.label]["lists"].append(lists)
+    for r in res.values():
+        r["median_ms"] = statistics.median(r["samples_ms"])
+        r["min_ms"] = min(r["samples_ms"])
+    return res
+
+
+async def seq_calls(client: Client, tool: str, n: int, tag: str, out: list[float] | None) -> None:
+    for i in range(n):
+        text = f"{tag}-{i}"
+        t0 = time.perf_counter_ns()
+        r = await client.call_tool(tool, {"text": text})
+        dt = time.perf_counter_ns() - t0
+        check_echo(r, text)
+        if out is not None:
+            out.append(dt / 1e6)
+
+
+async def load_calls(client: Client, tool: str, conc: int, total: int, tag: str) -> tuple[float, list[float]]:
+    lat: list[float] = []
+    it = iter(range(total))
+
+    async def worker() -> None:
+        for i in it:  # shared iterator: each call index is taken exactly once
+            text = f"{tag}-{i}"
+            t0 = time.perf_counter_ns()
+            r = await client.call_tool(tool, {"text": text})
+            lat.append((time.perf_counter_ns() - t0) / 1e6)
+            check_echo(r, text)
+
+    t0 = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for _ in range(conc):
+            tg.start_soon(worker)
+    return time.perf_counter() - t0, lat
+
+
+@contextlib.asynccontextmanager
+async def open_all(sides: list[Side]) -> AsyncIterator[dict[str, Client]]:
+    async with contextlib.AsyncExitStack() as stack:
+        clients: dict[str, Client] = {}
+        for side in sides:
+            c = await stack.enter_async_context(side.open_client())
+            await list_until_tool(c, side.tool, time.perf_counter() + READY_TIMEOUT)
+            side.protocol_version = c.protocol_version
+            clients[side.label] = c
+        yield clients
+
+
+async def measure_latency(sides: list[Side], clients: dict[str, Client], a: argparse.Namespace) -> dict[str, Any]:
+    res: dict[str, Any] = {s.label: {"samples_ms": []} for s in sides}
+    for s in sides:
+        await seq_calls(clients[s.label], s.tool, a.warmup, "warm", None)
+    block = max(1, a.latency_block)
+    blocks = max(1, a.latency_calls // block)
+    for b in range(blocks):
+        for s in ab_order(sides, b):
+            await seq_calls(clients[s.label], s.tool, block, f"lat{b}", res[s.label]["samples_ms"])
+    for r in res.values():
+        xs = r["samples_ms"]
+        r.update(n=len(xs), p50=percentile(xs, 50), p90=percentile(xs, 90), p99=percentile(xs, 99), mean=statistics.fmean(xs))
+        del r["samples_ms"]
+    return res
+
+
+async def measure_load(
+    sides: list[Side], clients: dict[str, Client], a: argparse.Namespace, conc: int, profiler: Profiler | None
+) -> dict[str, Any]:
+    res: dict[str, Any] = {s.label: {"elapsed": 0.0, "calls": 0, "lat": [], "rounds_cps": []} for s in sides}
+    for s in sides:  # warm the connection pool at this concurrency
+        await load_calls(clients[s.label], s.tool, conc, conc * 4, f"lw{conc}")
+    for rnd in range(a.load_rounds):
+        for s in ab_order(sides, rnd):
+            prof = profiler.start(s, conc) if profiler and rnd == 0 and s.label == "meta-mcp" else None
+            try:
+                elapsed, lat = await load_calls(clients[s.label], s.tool, conc, a.load_calls, f"l{conc}-{rnd}")
+            finally:
+                if prof is not None:
+                    prof.stop()
+            r = res[s.label]
+            r["elapsed"] += elapsed
+            r["calls"] += len(lat)
+            r["lat"] += lat
+            r["rounds_cps"].append(len(lat) / elapsed)
+    out: dict[str, Any] = {}
+    for label, r in res.items():
+        out[label] = {
+            "calls": r["calls"],
+            "cps": r["calls"] / r["elapsed"],
+            "rounds_cps": [round(x, 1) for x in r["rounds_cps"]],
+            "p50": percentile(r["lat"], 50),
+            "p99": percentile(r["lat"], 99),
+        }
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# optional profiling of the meta-mcp process under load (py-spy, sampled from outside)
+
+
+class Profiler:
+    def __init__(self, outdir: Path, rate: int) -> None:
+        self.outdir = outdir
+        self.rate = rate
+        outdir.mkdir(parents=True, exist_ok=True)
+
+    def start(self, side: Side, conc: int) -> _Recording | None:
+        pid = side.pid()
+        if pid is None:
+            print(f"  [py-spy] no meta-mcp pid found for {side.transport}", file=sys.stderr)
+            return None
+        base = self.outdir / f"meta-mcp-{side.transport}-c{conc}"
+        spy = Path(sys.executable).parent / "py-spy"
+        argv = [str(spy) if spy.exists() else "py-spy", "record", "--pid", str(pid), "--rate", str(self.rate), "--nonblocking"]
+        procs = [
+            subprocess.Popen(
+                [*argv, "--format", "raw", "--output", f"{base}.folded"],
+                stdout=subprocess.DEVNULL,
+                stderr=open(f"{base}.py-spy.log", "w"),  # noqa: SIM115
+            )
+        ]
+        time.sleep(0.3)  # let py-spy attach
+        return _Recording(procs)
+
+
+class _Recording:
+    def __init__(self, procs: list[subprocess.Popen[bytes]]) -> None:
+        self.procs = procs
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        for p in self.procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+# --------------------------------------------------------------------------------------------------
+# report
+
+
+@dataclass
+class Row:
+    transport: str
+    metric: str
+    direct: float | None
+    proxied: float | None
+    kind: str  # "ratio" (proxied/direct) or "pct" (proxied as % of direct)
+    unit: str
+    target: str = ""
+    ok: Callable[[float], bool] | None = None
+
+
+def fmt_num(x: float | None, unit: str) -> str:
+    if x is None:
+        return "n/a"
+    if unit == "calls/s":
+        return f"{x:,.0f}"
+    return f"{x:,.2f}" if x < 100 else f"{x:,.0f}"
+
+
+def render(rows: list[Row]) -> str:
+    header = ["transport", "metric", "direct", "via meta-mcp", "proxied/direct", "target", ""]
+    table = [header]
+    for r in rows:
+        rel = ok = ""
+        if r.direct and r.proxied is not None:
+            v = r.proxied / r.direct
+            rel = f"{v * 100:.0f}%" if r.kind == "pct" else f"{v:.2f}x"
+            if r.ok is not None:
+                ok = "ok" if r.ok(v) else "MISS"
+        table.append(
+            [r.transport, f"{r.metric} ({r.unit})", fmt_num(r.direct, r.unit), fmt_num(r.proxied, r.unit), rel, r.target, ok]
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines = []
+    for n, row in enumerate(table):
+        cells = [c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths if w).rstrip())
+    return "\n".join(lines)
+
+
+def rows_for(transport: str, res: dict[str, Any], concs: list[int]) -> list[Row]:
+    def g(*path: str) -> float | None:
+        cur: Any = res
+        for p in path:
+            if not isinstance(cur, dict) or p not in cur:
+                return None
+            cur = cur[p]
+        return cur
+
+    rows = [
+        Row(transport, "cold start, median", g("cold", "direct", "median_ms"), g("cold", "meta-mcp", "median_ms"),
+            "ratio", "ms", f"<= {TARGET_COLD}x", lambda v: v <= TARGET_COLD),
+        Row(transport, "cold start, min", g("cold", "direct", "min_ms"), g("cold", "meta-mcp", "min_ms"), "ratio", "ms"),
+        Row(transport, "call p50", g("latency", "direct", "p50"), g("latency", "meta-mcp", "p50"),
+            "ratio", "ms", f"<= {TARGET_P50}x", lambda v: v <= TARGET_P50),
+        Row(transport, "call p90", g("latency", "direct", "p90"), g("latency", "meta-mcp", "p90"), "ratio", "ms"),
+        Row(transport, "call p99", g("latency", "direct", "p99"), g("latency", "meta-mcp", "p99"), "ratio", "ms"),
+    ]
+    for c in concs:
+        k = f"c{c}"
+        rows.append(Row(transport, f"throughput c={c}", g("load", k, "direct", "cps"), g("load", k, "meta-mcp", "cps"),
+                        "pct", "calls/s", f">= {TARGET_THROUGHPUT:.0%}", lambda v: v >= TARGET_THROUGHPUT))
+        rows.append(Row(transport, f"p99 under load c={c}", g("load", k, "direct", "p99"), g("load", k, "meta-mcp", "p99"),
+                        "ratio", "ms"))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------
+# main
+
+
+async def run_transport(ctx: Ctx, transport: str, profiler: Profiler | None) -> dict[str, Any]:
+    a = ctx.args
+    sides = make_stdio_sides(ctx) if transport == "stdio" else await make_http_sides(ctx)
+    res: dict[str, Any] = {}
+    t = time.perf_counter()
+    with anyio.fail_after(PHASE_TIMEOUT):
+        res["cold"] = await measure_cold(sides, a.cold_reps)
+    print(f"  [{transport}] cold start x{a.cold_reps} done in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+    async with open_all(sides) as clients:
+        res["protocol"] = {s.label: s.protocol_version for s in sides}
+        t = time.perf_counter()
+        with anyio.fail_after(PHASE_TIMEOUT):
+            res["latency"] = await measure_latency(sides, clients, a)
+        print(f"  [{transport}] latency done in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+        res["load"] = {}
+        for conc in a.concurrency:
+            t = time.perf_counter()
+            with anyio.fail_after(PHASE_TIMEOUT):
+                res["load"][f"c{conc}"] = await measure_load(sides, clients, a, conc, profiler)
+            print(f"  [{transport}] load c={conc} done in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+    return res
+
+
+def describe_machine() -> dict[str, Any]:
+    cpu = platform.processor() or ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    try:
+        from importlib.metadata import version
+
+        mcp_version = version("mcp")
+    except Exception:  # pragma: no cover - informational only
+        mcp_version = "?"
+    commit = ""
+    with contextlib.suppress(Exception):
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                                timeout=5).stdout.strip()
+    return {
+        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "kernel": platform.release(),
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "mcp": mcp_version,
+        "commit": commit,
+    }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="echo upstream direct vs. through meta-mcp (stdio and streamable HTTP)")
+    p.add_argument("--mode", choices=["legacy", "auto"], default="legacy",
+                   help="client protocol: legacy = 2025-11-25 initialize handshake (default), auto = modern discover")
+    p.add_argument("--transport", choices=["stdio", "http", "both"], default="both")
+    p.add_argument("--quick", action="store_true", help="small iteration counts (finishes in under a minute)")
+    p.add_argument("--cold-reps", type=int, help="cold starts per side (default 10, quick 3)")
+    p.add_argument("--warmup", type=int, help="sequential warm-up calls per side (default 200, quick 50)")
+    p.add_argument("--latency-calls", type=int, help="measured sequential calls per side (default 2000, quick 300)")
+    p.add_argument("--latency-block", type=int, default=100, help="calls per alternating A/B block")
+    p.add_argument("--load-calls", type=int, help="calls per side per round per concurrency (default 2000, quick 400)")
+    p.add_argument("--load-rounds", type=int, help="alternating rounds per concurrency (default 3, quick 1)")
+    p.add_argument("--concurrency", default="8,50", help="comma-separated concurrent callers (default 8,50)")
+    p.add_argument("--prefix", default=None,
+                   help='tool prefix for the echo server in meta-mcp (default: server name -> "echo__echo"; "" -> "echo")')
+    p.add_argument("--python", default=sys.executable, help="interpreter for the echo upstream")
+    p.add_argument("--meta-mcp", default=str(Path(sys.executable).parent / "meta-mcp"), help="meta-mcp executable")
+    p.add_argument("--direct-only", action="store_true", help="measure only the direct side (no meta-mcp)")
+    p.add_argument("--json", metavar="FILE", help="also write all results as JSON")
+    p.add_argument("--py-spy", metavar="DIR",
+                   help="record meta-mcp with py-spy (raw folded stacks) during the first proxied load round")
+    p.add_argument("--py-spy-rate", type=int, default=250)
+    a = p.parse_args(argv)
+    quick = a.quick
+    defaults = {
+        "cold_reps": (10, 3),
+        "warmup": (200, 50),
+        "latency_calls": (2000, 300),
+        "load_calls": (2000, 400),
+        "load_rounds": (3, 1),
+    }
+    for k, (full, q) in defaults.items():
+        if getattr(a, k) is None:
+            setattr(a, k, q if quick else full)
+    a.concurrency = [int(x) for x in str(a.concurrency).split(",") if x.strip()]
+    if not a.direct_only and not Path(a.meta_mcp).exists():
+        p.error(f"meta-mcp executable not found at {a.meta_mcp} (use --direct-only or --meta-mcp)")
+    return a
+
+
+async def amain(a: argparse.Namespace) -> int:
+    logdir = Path(tempfile.mkdtemp(prefix="meta-mcp-bench-"))
+    ctx = Ctx(a, logdir)
+    machine = describe_machine()
+    transports = ["stdio", "http"] if a.transport == "both" else [a.transport]
+    profiler = Profiler(Path(a.py_spy), a.py_spy_rate) if a.py_spy else None
+    print(f"meta-mcp proxy benchmark  mode={a.mode}  transports={','.join(transports)}  logs={logdir}", file=sys.stderr)
+    results: dict[str, Any] = {}
+    failed = False
+    t_start = time.perf_counter()
+    try:
+        for tr in transports:
+            try:
+                results[tr] = await run_transport(ctx, tr, profiler)
+            except Exception as e:  # report what we have; keep the other transport's figures
+                failed = True
+                print(f"  [{tr}] FAILED: {type(e).__name__}: {e}", file=sys.stderr)
+                for f in sorted(logdir.glob("*.log")):
+                    tail = f.read_text(errors="replace")[-1500:]
+                    if tail.strip():
+                        print(f"  --- {f.name} (tail) ---\n{tail}", file=sys.stderr)
+                results.setdefault(tr, {})
+    finally:
+        ctx.close()
+    total = time.perf_counter() - t_start
+
+    rows: list[Row] = []
+    for tr in transports:
+        rows += rows_for(tr, results.get(tr, {}), a.concurrency)
+    print()
+    print(f"# meta-mcp proxy overhead — {machine['date']}")
+    print(
+        f"# machine: {machine['cpus']} CPU ({machine['cpu']}), Linux {machine['kernel']}, Python {machine['python']}, "
+        f"mcp {machine['mcp']}, commit {machine['commit'] or '?'}"
+    )
+    protos = {tr: results.get(tr, {}).get("protocol") for tr in transports}
+    print(f"# client mode: {a.mode}; negotiated protocol: {json.dumps(protos)}")
+    print(
+        f"# counts: cold x{a.cold_reps}, warm-up {a.warmup}, latency {a.latency_calls} (blocks of {a.latency_block}), "
+        f"load {a.load_rounds} round(s) x {a.load_calls} calls at c={','.join(map(str, a.concurrency))}; "
+        f"total {total:.0f}s"
+    )
+    print()
+    print(render(rows))
+    misses = [f"{r.transport} {r.metric}" for r in rows
+              if r.ok and r.direct and r.proxied is not None and not r.ok(r.proxied / r.direct)]
+    print()
+    checked = [r for r in rows if r.ok and r.direct and r.proxied is not None]
+    if not checked:
+        print("targets: not evaluated (no proxied figures)")
+    else:
+        print(f"targets: {len(checked) - len(misses)}/{len(checked)} met" + ("" if not misses else "; MISSED: " + "; ".join(misses)))
+    for tr in transports:
+        pv = protos.get(tr) or {}
+        if len(set(pv.values())) > 1:
+            print(f"WARNING: {tr}: direct and proxied negotiated different protocol versions: {pv}")
+    if a.json:
+        Path(a.json).write_text(json.dumps({"machine": machine, "args": vars(a), "results": results}, indent=2,
+                                           default=str))
+    if failed:
+        print(f"one or more phases FAILED (child logs in {logdir})")
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    return anyio.run(amain, a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+"""Shared pytest configuration: anyio on asyncio, and the tests directory importable."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+_TESTS = Path(__file__).resolve().parent
+# Both `import support` and `import tests.support` work.
+for _p in (_TESTS, _TESTS.parent):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Session-scoped so module-scoped async fixtures (a shared meta-mcp) can use it."""
+    return "asyncio"
