@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 import anyio
 
 from meta_mcp.config import ServerSpec
-from meta_mcp.providers.builtin import BuiltinProvider
+from meta_mcp.providers.builtin import META_TOOLS, BuiltinProvider
 from meta_mcp.registry.registry import Registry
 from meta_mcp.settings import Settings
 from meta_mcp.surface.server import build_server
@@ -26,7 +26,7 @@ async def running_registry(settings: Settings, preload: list[ServerSpec]) -> Asy
     """A registry with the meta tools and `preload` starting in the background; stopped on exit."""
     async with anyio.create_task_group() as tg:
         registry = Registry(settings, tg)
-        registry.add_builtin(BuiltinProvider(registry))
+        registry.add_builtin(BuiltinProvider(registry, META_TOOLS))
         registry.preload(preload)
         try:
             yield registry

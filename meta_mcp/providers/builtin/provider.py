@@ -1,0 +1,34 @@
+"""The builtin provider: serves the meta tools, exposed unprefixed with reserved names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from mcp import MCPError
+from mcp_types import INVALID_PARAMS
+
+from meta_mcp.providers.base import NO_CONTEXT, CallContext, Listing, Provider
+from meta_mcp.providers.builtin.base import MetaContext, MetaTool, RegistryView
+
+
+class BuiltinProvider(Provider):
+    """The meta tools acting on one registry; each call validates arguments, then runs the handler."""
+
+    name = "meta-mcp"
+    prefix = ""
+
+    def __init__(self, registry: RegistryView, tools: Iterable[MetaTool]) -> None:
+        super().__init__()
+        self._registry = registry
+        self._tools = {tool.name: tool for tool in tools}
+        self.listing = Listing(tools=tuple(tool.definition for tool in self._tools.values()))
+
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None, call: CallContext = NO_CONTEXT
+                        ) -> dict[str, Any]:
+        tool = self._tools.get(name)
+        if tool is None:
+            raise MCPError(INVALID_PARAMS, f"Unknown tool: {name!r}")
+        args = arguments or {}
+        tool.check(args)
+        return await tool.handler(MetaContext(self._registry, call), args)
