@@ -331,28 +331,56 @@ async def measure_cold(sides: list[Side], reps: int) -> dict[str, dict[str, Any]
     return res
 
 
-async def seq_calls(client: Client, tool: str, n: int, tag: str, out: list[float] | None) -> None:
-    for i in range(n):
-        text = f"{tag}-{i}"
-        t0 = time.perf_counter_ns()
+class Errors:
+    """Failed calls (an exception, or a result that is not the echo). They are not timed; any error
+    marks that side's figures invalid, and too many abort the phase."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: str | None = None
+
+    def add(self, exc: BaseException) -> None:
+        self.count += 1
+        if self.first is None:
+            self.first = f"{type(exc).__name__}: {exc}"[:300]
+            print(f"  call error: {self.first}", file=sys.stderr)
+        if self.count > MAX_ERRORS:
+            raise RuntimeError(f"more than {MAX_ERRORS} failed calls; first: {self.first}")
+
+
+MAX_ERRORS = 100
+
+
+async def one_call(client: Client, tool: str, text: str, errors: Errors) -> float | None:
+    t0 = time.perf_counter_ns()
+    try:
         r = await client.call_tool(tool, {"text": text})
         dt = time.perf_counter_ns() - t0
         check_echo(r, text)
-        if out is not None:
-            out.append(dt / 1e6)
+    except Exception as exc:
+        errors.add(exc)
+        return None
+    return dt / 1e6
 
 
-async def load_calls(client: Client, tool: str, conc: int, total: int, tag: str) -> tuple[float, list[float]]:
+async def seq_calls(client: Client, tool: str, n: int, tag: str, out: list[float] | None, errors: Errors) -> None:
+    for i in range(n):
+        ms = await one_call(client, tool, f"{tag}-{i}", errors)
+        if out is not None and ms is not None:
+            out.append(ms)
+
+
+async def load_calls(
+    client: Client, tool: str, conc: int, total: int, tag: str, errors: Errors
+) -> tuple[float, list[float]]:
     lat: list[float] = []
     it = iter(range(total))
 
     async def worker() -> None:
         for i in it:  # shared iterator: each call index is taken exactly once
-            text = f"{tag}-{i}"
-            t0 = time.perf_counter_ns()
-            r = await client.call_tool(tool, {"text": text})
-            lat.append((time.perf_counter_ns() - t0) / 1e6)
-            check_echo(r, text)
+            ms = await one_call(client, tool, f"{tag}-{i}", errors)
+            if ms is not None:
+                lat.append(ms)
 
     t0 = time.perf_counter()
     async with anyio.create_task_group() as tg:
@@ -375,14 +403,16 @@ async def open_all(sides: list[Side]) -> AsyncIterator[dict[str, Client]]:
 
 async def measure_latency(sides: list[Side], clients: dict[str, Client], a: argparse.Namespace) -> dict[str, Any]:
     res: dict[str, Any] = {s.label: {"samples_ms": []} for s in sides}
+    errors = {s.label: Errors() for s in sides}
     for s in sides:
-        await seq_calls(clients[s.label], s.tool, a.warmup, "warm", None)
+        await seq_calls(clients[s.label], s.tool, a.warmup, "warm", None, errors[s.label])
     block = max(1, a.latency_block)
     blocks = max(1, a.latency_calls // block)
     for b in range(blocks):
         for s in ab_order(sides, b):
-            await seq_calls(clients[s.label], s.tool, block, f"lat{b}", res[s.label]["samples_ms"])
-    for r in res.values():
+            await seq_calls(clients[s.label], s.tool, block, f"lat{b}", res[s.label]["samples_ms"], errors[s.label])
+    for label, r in res.items():
+        r["errors"] = errors[label].count
         xs = r["samples_ms"]
         r.update(n=len(xs), p50=percentile(xs, 50), p90=percentile(xs, 90), p99=percentile(xs, 99), mean=statistics.fmean(xs))
         del r["samples_ms"]
@@ -393,13 +423,16 @@ async def measure_load(
     sides: list[Side], clients: dict[str, Client], a: argparse.Namespace, conc: int, profiler: Profiler | None
 ) -> dict[str, Any]:
     res: dict[str, Any] = {s.label: {"elapsed": 0.0, "calls": 0, "lat": [], "rounds_cps": []} for s in sides}
+    errors = {s.label: Errors() for s in sides}
     for s in sides:  # warm the connection pool at this concurrency
-        await load_calls(clients[s.label], s.tool, conc, conc * 4, f"lw{conc}")
+        await load_calls(clients[s.label], s.tool, conc, conc * 4, f"lw{conc}", errors[s.label])
     for rnd in range(a.load_rounds):
         for s in ab_order(sides, rnd):
             prof = profiler.start(s, conc) if profiler and rnd == 0 and s.label == "meta-mcp" else None
             try:
-                elapsed, lat = await load_calls(clients[s.label], s.tool, conc, a.load_calls, f"l{conc}-{rnd}")
+                elapsed, lat = await load_calls(
+                    clients[s.label], s.tool, conc, a.load_calls, f"l{conc}-{rnd}", errors[s.label]
+                )
             finally:
                 if prof is not None:
                     prof.stop()
@@ -416,6 +449,7 @@ async def measure_load(
             "rounds_cps": [round(x, 1) for x in r["rounds_cps"]],
             "p50": percentile(r["lat"], 50),
             "p99": percentile(r["lat"], 99),
+            "errors": errors[label].count,
         }
     return out
 
@@ -478,6 +512,7 @@ class Row:
     unit: str
     target: str = ""
     ok: Callable[[float], bool] | None = None
+    errors: int = 0  # failed calls behind these figures (either side)
 
 
 def fmt_num(x: float | None, unit: str) -> str:
@@ -498,6 +533,8 @@ def render(rows: list[Row]) -> str:
             rel = f"{v * 100:.0f}%" if r.kind == "pct" else f"{v:.2f}x"
             if r.ok is not None:
                 ok = "ok" if r.ok(v) else "MISS"
+        if r.errors:
+            ok = f"{ok} ({r.errors} failed calls)".strip()
         table.append(
             [r.transport, f"{r.metric} ({r.unit})", fmt_num(r.direct, r.unit), fmt_num(r.proxied, r.unit), rel, r.target, ok]
         )
@@ -520,19 +557,23 @@ def rows_for(transport: str, res: dict[str, Any], concs: list[int]) -> list[Row]
             cur = cur[p]
         return cur
 
+    def errs(*path: str) -> int:
+        return int((g(*path, "direct", "errors") or 0) + (g(*path, "meta-mcp", "errors") or 0))
+
     rows = [
         Row(transport, "cold start, median", g("cold", "direct", "median_ms"), g("cold", "meta-mcp", "median_ms"),
             "ratio", "ms", f"<= {TARGET_COLD}x", lambda v: v <= TARGET_COLD),
         Row(transport, "cold start, min", g("cold", "direct", "min_ms"), g("cold", "meta-mcp", "min_ms"), "ratio", "ms"),
         Row(transport, "call p50", g("latency", "direct", "p50"), g("latency", "meta-mcp", "p50"),
-            "ratio", "ms", f"<= {TARGET_P50}x", lambda v: v <= TARGET_P50),
+            "ratio", "ms", f"<= {TARGET_P50}x", lambda v: v <= TARGET_P50, errs("latency")),
         Row(transport, "call p90", g("latency", "direct", "p90"), g("latency", "meta-mcp", "p90"), "ratio", "ms"),
         Row(transport, "call p99", g("latency", "direct", "p99"), g("latency", "meta-mcp", "p99"), "ratio", "ms"),
     ]
     for c in concs:
         k = f"c{c}"
         rows.append(Row(transport, f"throughput c={c}", g("load", k, "direct", "cps"), g("load", k, "meta-mcp", "cps"),
-                        "pct", "calls/s", f">= {TARGET_THROUGHPUT:.0%}", lambda v: v >= TARGET_THROUGHPUT))
+                        "pct", "calls/s", f">= {TARGET_THROUGHPUT:.0%}", lambda v: v >= TARGET_THROUGHPUT,
+                        errs("load", k)))
         rows.append(Row(transport, f"p99 under load c={c}", g("load", k, "direct", "p99"), g("load", k, "meta-mcp", "p99"),
                         "ratio", "ms"))
     return rows
@@ -565,6 +606,13 @@ async def run_transport(ctx: Ctx, transport: str, profiler: Profiler | None) -> 
     return res
 
 
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
 def describe_machine() -> dict[str, Any]:
     cpu = platform.processor() or ""
     with contextlib.suppress(OSError):
@@ -583,6 +631,7 @@ def describe_machine() -> dict[str, Any]:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
                                 timeout=5).stdout.strip()
     return {
+        "loadavg": loadavg(),
         "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "host": platform.node(),
         "kernel": platform.release(),
@@ -676,10 +725,13 @@ async def amain(a: argparse.Namespace) -> int:
         f"load {a.load_rounds} round(s) x {a.load_calls} calls at c={','.join(map(str, a.concurrency))}; "
         f"total {total:.0f}s"
     )
+    print(f"# load average at start: {machine['loadavg']}, at end: {loadavg()} (1/5/15 min)")
     print()
     print(render(rows))
     misses = [f"{r.transport} {r.metric}" for r in rows
               if r.ok and r.direct and r.proxied is not None and not r.ok(r.proxied / r.direct)]
+    if any(r.errors for r in rows):
+        print("WARNING: some calls failed; figures marked '(N failed calls)' are not comparable")
     print()
     checked = [r for r in rows if r.ok and r.direct and r.proxied is not None]
     if not checked:

@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="HTTP port (default 8000)")
     serve.add_argument("--config", type=Path, help="mcpServers file (JSON or YAML) with servers to start")
+    serve.add_argument("--catalog", dest="catalogs", type=Path, action="append",
+                       help="extra catalog file (Docker MCP catalog format; repeatable)")
     serve.add_argument("--log-level", help="DEBUG, INFO (default), WARNING or ERROR; logs go to stderr")
     return parser
 

@@ -35,3 +35,12 @@ class Settings(BaseSettings):
     restart_backoff_initial: float = Field(default=0.25, gt=0, description="first restart delay (s)")
     restart_backoff_max: float = Field(default=30.0, gt=0, description="longest restart delay (s)")
     max_restarts: int = Field(default=10, ge=0, description="restarts in a row before a server stays failed")
+
+    # -- catalog and the dynamic surface --
+    catalogs: list[Path] = Field(default_factory=list, description="extra catalog files (Docker MCP catalog format)")
+    builtin_catalog: bool = Field(default=True, description="include the catalog shipped in catalog/")
+    docker_catalog_dir: Path = Field(
+        default=Path("~/.docker/mcp/catalogs").expanduser(),
+        description="where Docker Desktop's MCP Toolkit writes its catalogs (loaded when present)",
+    )
+    workspace_header: str = Field(default="X-MCP-Workspace", description="HTTP header naming the workspace")

@@ -350,6 +350,30 @@ async def open_meta_client(
         raise ValueError(f"unknown transport {transport!r}")
 
 
+@contextlib.asynccontextmanager
+async def meta_client_for(
+    transport: str,
+    mode: str,
+    config: str | os.PathLike[str] | dict[str, Any] | None,
+    *,
+    http_url: ServerUrl | None = None,
+    **client_kwargs: Any,
+) -> AsyncIterator[Client]:
+    """Like ``open_meta_client``, but over http reuse an already running meta-mcp at ``http_url``.
+
+    One meta-mcp http process can serve clients of both eras, so a module parametrized over
+    (transport, mode) needs one http process, not one per mode. Over stdio a fresh process is started.
+    """
+    if transport == "http" and http_url is not None:
+        async with make_client(str(http_url), mode, **client_kwargs) as client:
+            client.meta_stderr = http_url.stderr_text  # type: ignore[attr-defined]
+            client.meta_url = str(http_url)  # type: ignore[attr-defined]
+            yield client
+    else:
+        async with open_meta_client(transport, mode, config, **client_kwargs) as client:
+            yield client
+
+
 def sse_transport(url: str, **kwargs: Any) -> Any:
     """A legacy SSE client transport for ``Client``."""
     return sse_client(url, **kwargs)

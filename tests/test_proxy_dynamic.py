@@ -24,8 +24,10 @@ from mcp.shared.subscriptions import ToolsListChanged
 from support import (
     ListChangedWatcher,
     dump,
+    ServerUrl,
     make_client,
-    open_meta_client,
+    meta_client_for,
+    meta_mcp_http,
     text_of,
     tool_names,
     upstream_entry,
@@ -78,16 +80,29 @@ async def _next_tools_event(sub: Subscription, timeout: float) -> None:
         raise AssertionError(f"no ToolsListChanged on subscriptions/listen within {timeout}s") from None
 
 
-@pytest.fixture(scope="module", params=COMBOS, ids=[f"{t}-{m}" for t, m in COMBOS])
-async def meta(request: pytest.FixtureRequest, remote_upstreams: dict[str, str]) -> AsyncIterator[MetaSession]:
-    transport, mode = request.param
-    servers = {
+def _servers(remote_upstreams: dict[str, str]) -> dict[str, Any]:
+    return {
         "dynamic": upstream_entry("dynamic", "--initial", "seed"),
         "dynhttp": {"url": remote_upstreams["dynhttp"]},
         "dynsse": {"url": remote_upstreams["dynsse"], "transport": "sse"},
     }
+
+
+@pytest.fixture(scope="module")
+async def meta_http(remote_upstreams: dict[str, str]) -> AsyncIterator[ServerUrl]:
+    """One meta-mcp over http for the module; it serves the "auto" and the "legacy" client alike."""
+    async with meta_mcp_http(_servers(remote_upstreams)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=COMBOS, ids=[f"{t}-{m}" for t, m in COMBOS])
+async def meta(
+    request: pytest.FixtureRequest, remote_upstreams: dict[str, str], meta_http: ServerUrl
+) -> AsyncIterator[MetaSession]:
+    transport, mode = request.param
+    servers = _servers(remote_upstreams)
     watcher = ListChangedWatcher()
-    async with open_meta_client(transport, mode, servers, message_handler=watcher) as client:
+    async with meta_client_for(transport, mode, servers, http_url=meta_http, message_handler=watcher) as client:
         try:
             await wait_for_tools(client, list(servers), timeout=30)
         except AssertionError as exc:

@@ -23,8 +23,10 @@ from support import (
     everything_entry,
     everything_params,
     list_servers,
+    ServerUrl,
     make_client,
-    open_meta_client,
+    meta_client_for,
+    meta_mcp_http,
     result_essence,
     text_of,
     time_entry,
@@ -62,12 +64,21 @@ async def direct() -> AsyncIterator[dict[str, dict[str, Any]]]:
         yield out
 
 
+@pytest.fixture(scope="module")
+async def meta_http() -> AsyncIterator[ServerUrl]:
+    """One meta-mcp over http for the module; it serves the "auto" and the "legacy" client alike."""
+    async with meta_mcp_http(SERVERS) as url:
+        yield url
+
+
 @pytest.fixture(scope="module", params=COMBOS, ids=[f"{t}-{m}" for t, m in COMBOS])
-async def meta(request: pytest.FixtureRequest, direct: dict[str, dict[str, Any]]) -> AsyncIterator[Any]:
+async def meta(
+    request: pytest.FixtureRequest, direct: dict[str, dict[str, Any]], meta_http: ServerUrl
+) -> AsyncIterator[Any]:
     # Depends on `direct` so that `direct` is entered first: anyio runs async fixtures in one task, so
     # their cancel scopes must nest, and `meta` is torn down (per param) while `direct` lives on.
     transport, mode = request.param
-    async with open_meta_client(transport, mode, SERVERS) as client:
+    async with meta_client_for(transport, mode, SERVERS, http_url=meta_http) as client:
         client.test_mode = mode  # type: ignore[attr-defined]
         try:
             await wait_for_tools(client, list(SERVERS), timeout=40)

@@ -46,6 +46,7 @@ class CallContext:
     log: LogFn | None = None
     input_responses: dict[str, Any] | None = None
     request_state: str | None = None
+    can_elicit: bool = False
 
 
 NO_CONTEXT = CallContext()
