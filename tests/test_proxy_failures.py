@@ -111,14 +111,29 @@ async def test_crash_gives_a_clear_error_then_the_server_is_restarted(meta: Any)
         pid = await _try_ok_pid(meta)
         return pid if pid is not None and pid != pid_before else None
 
-    pid_after = await poll_until(restarted, timeout=10, interval=0.1, what="crashy to answer from a new process")
+    pid_after = await poll_until(restarted, timeout=20, interval=0.1, what="crashy to answer from a new process")
     elapsed = time.monotonic() - started
     assert pid_after != pid_before
-    assert elapsed < 5, f"restart took {elapsed:.1f}s; the first retry should come well under 1 s"
+    # Generous: includes the new Python process's start-up on a loaded machine. It catches a first
+    # retry that waits seconds instead of "well under 1 s".
+    assert elapsed < 10, f"restart took {elapsed:.1f}s; the first retry should come well under 1 s"
 
     entry = await wait_for_status(meta, "crashy", "ready", timeout=5)
     assert entry["tools"] == 2, entry
     assert {"crashy__ok", "crashy__crash"} <= set(await tool_names(meta))
+
+
+async def test_tools_stay_listed_while_restarting_and_the_next_call_waits_for_it(meta: Any) -> None:
+    """Regression: a crash used to unlist the server's tools until the restart, so the very next
+    call failed with "Unknown tool". The surface now stays put and the call waits for the restart."""
+    pid_before = await poll_until(lambda: _try_ok_pid(meta), timeout=15, what="crashy to be up")
+    r = await meta.call_tool("crashy__crash", {})
+    assert r.is_error and "crashy" in text_of(r), dump(r)
+    assert {"crashy__ok", "crashy__crash"} <= set(await tool_names(meta))
+    with anyio.fail_after(15):
+        again = await meta.call_tool("crashy__ok", {})
+    assert not again.is_error, dump(again)
+    assert again.structured_content["pid"] != pid_before
 
 
 async def test_repeated_crashes_keep_being_recovered(meta: Any) -> None:

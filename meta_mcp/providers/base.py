@@ -17,7 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 ProviderStatus = Literal["starting", "ready", "failed", "restarting", "stopped"]
 
@@ -27,9 +27,17 @@ ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
 LogFn = Callable[[str, Any, str | None], Awaitable[None]]
 """Receives an upstream's log message (level, data, logger) emitted while the call is served."""
 
-ChangeCallback = Callable[["Provider"], Awaitable[None]]
-ResourceCallback = Callable[["Provider", str], Awaitable[None]]
-"""Called with (provider, the provider's own URI) when a subscribed resource was updated."""
+class ProviderListener(Protocol):
+    """Who hears from a provider (a registry; several when workspaces share one upstream)."""
+
+    async def provider_changed(self, provider: Provider) -> None:
+        """`listing` or `status` changed."""
+
+    async def resource_updated(self, provider: Provider, uri: str) -> None:
+        """A subscribed resource (the provider's own URI) was updated."""
+
+    async def provider_log(self, provider: Provider, level: str, data: Any, logger_name: str | None) -> None:
+        """A log message that belongs to no call in flight."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,19 +90,12 @@ class Provider(ABC):
 
     def __init__(self) -> None:
         self.listing = Listing()
-        self._on_change: ChangeCallback | None = None
-        self.on_resource_updated: ResourceCallback | None = None
-        self.on_log: LogFn | None = None
-        """Receives log messages that belong to no call in flight."""
-
-    def set_change_callback(self, callback: ChangeCallback | None) -> None:
-        """Register the coroutine called (with this provider) whenever `listing` or `status` changes."""
-        self._on_change = callback
+        self.listeners: list[ProviderListener] = []
 
     async def changed(self) -> None:
-        """Tell the registry that `listing` or `status` changed."""
-        if self._on_change is not None:
-            await self._on_change(self)
+        """Tell every listener that `listing` or `status` changed."""
+        for listener in list(self.listeners):
+            await listener.provider_changed(self)
 
     async def start(self) -> None:
         """Begin serving; returns once the first attempt to become ready has finished either way."""

@@ -71,6 +71,7 @@ class UpstreamProvider(Provider):
         self._client: Client | None = None
         self._ready = anyio.Event()
         self._first_attempt = anyio.Event()
+        self._started = False
         self._lost = anyio.Event()
         self._stopping = False
         self._stopped = anyio.Event()
@@ -85,7 +86,10 @@ class UpstreamProvider(Provider):
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._tg.start_soon(self._supervise, name=f"upstream:{self.name}")
+        """Start the supervisor (once; later calls only wait) and wait for its first attempt."""
+        if not self._started:
+            self._started = True
+            self._tg.start_soon(self._supervise, name=f"upstream:{self.name}")
         await self._first_attempt.wait()
 
     async def stop(self) -> None:
@@ -109,12 +113,14 @@ class UpstreamProvider(Provider):
                         logger.warning("server %r: %s", self.name, self.last_error)
                     self._client = None
                     self._ready = anyio.Event()
-                    self.listing = Listing()
                     failures = 0 if was_ready else failures + 1
                     if was_ready and self.last_error is None:
                         self.last_error = "the connection to the server ended"
-                    # "restarting": it was serving and dropped; "failed": the last attempt to start failed.
+                    # "restarting": it was serving and dropped — its tools stay listed and calls wait for
+                    # the restart; "failed": the last attempt to start failed — nothing is listed.
                     self.status = "restarting" if was_ready else "failed"
+                    if self.status == "failed":
+                        self.listing = Listing()
                     self._first_attempt.set()
                     await self.changed()
                     if self.status == "failed" and failures > self._settings.max_restarts:
@@ -253,17 +259,20 @@ class UpstreamProvider(Provider):
                 tg.cancel_scope.cancel()
 
     async def _resource_updated(self, uri: str) -> None:
-        if self.on_resource_updated is not None:
-            await self.on_resource_updated(self, uri)
+        for listener in list(self.listeners):
+            await listener.resource_updated(self, uri)
 
     async def _on_log_message(self, params: types.LoggingMessageNotificationParams) -> None:
-        """Route an upstream log message to the calls in flight, else to the provider's log hook."""
-        targets = list(self._inflight_logs.values()) or ([self.on_log] if self.on_log else [])
-        for target in targets:
-            try:
-                await target(params.level, params.data, params.logger)
-            except Exception as exc:  # a caller gone away must not break the upstream connection
-                logger.debug("server %r: dropping a log message: %s", self.name, exc)
+        """Route an upstream log message to the calls in flight, else to the listeners."""
+        try:
+            if self._inflight_logs:
+                for target in list(self._inflight_logs.values()):
+                    await target(params.level, params.data, params.logger)
+            else:
+                for listener in list(self.listeners):
+                    await listener.provider_log(self, params.level, params.data, params.logger)
+        except Exception as exc:  # a caller gone away must not break the upstream connection
+            logger.debug("server %r: dropping a log message: %s", self.name, exc)
 
     async def _restore_session_state(self, client: Client) -> None:
         """After (re)connecting, re-apply what clients asked of this server: log level, subscriptions."""
@@ -293,13 +302,20 @@ class UpstreamProvider(Provider):
     # -- calls -------------------------------------------------------------------------------------
 
     async def _connected(self, what: str) -> Client:
-        if self._client is not None:
+        """The live client; while the server (re)starts, wait for it, bounded by the call timeout."""
+        if self._client is not None and not self._lost.is_set():
             return self._client
-        if self.status in ("starting", "restarting"):
-            with anyio.move_on_after(min(self._timeout, self._settings.connect_timeout)):
-                await self._ready.wait()
-            if self._client is not None:
+        deadline = anyio.current_time() + min(self._timeout, self._settings.connect_timeout)
+        while self.status in ("starting", "restarting") or (self._lost.is_set() and self.status == "ready"):
+            ready = self._ready
+            with anyio.move_on_at(deadline):
+                await ready.wait()
+            if self._client is not None and not self._lost.is_set():
                 return self._client
+            if anyio.current_time() >= deadline:
+                break
+            if ready is self._ready:
+                await anyio.sleep(0.01)  # the supervisor has not replaced the event yet
         reason = f": {self.last_error}" if self.last_error else ""
         raise ToolError(f"Server {self.name!r} is not available ({self.status}){reason}; cannot {what}.")
 
@@ -319,7 +335,7 @@ class UpstreamProvider(Provider):
                     "the request was cancelled upstream."
                 ) from None
             if exc.error.code == CONNECTION_CLOSED:
-                self._lost.set()
+                self._lost.set()  # calls from now on wait for the restart instead of using this client
                 raise ToolError(
                     f"Server {self.name!r} closed the connection (crashed or exited) during {what}; "
                     "it is being restarted — try again shortly."

@@ -17,6 +17,7 @@ from typing import Any
 
 from mcp.server.subscriptions import (
     InMemorySubscriptionBus,
+    ListenHandler,
     PromptsListChanged,
     ResourcesListChanged,
     ResourceUpdated,
@@ -31,6 +32,8 @@ class ChangeNotifier:
 
     def __init__(self) -> None:
         self.bus = InMemorySubscriptionBus()
+        self.listen = ListenHandler(self.bus)
+        """Serves this workspace's `subscriptions/listen` streams."""
         self._connections: set[Any] = set()
 
     @property

@@ -15,7 +15,7 @@ Semantics:
 
 Example:
     async with anyio.create_task_group() as tg:
-        registry = Registry(settings, tg)
+        registry = Registry(settings, UpstreamPool(settings, tg))
         await registry.add_server(ServerSpec(name="time", command="mcp-server-time"))
         result = await registry.call_tool("time__get_current_time", {"timezone": "UTC"})
 """
@@ -28,13 +28,13 @@ from collections.abc import Iterable
 from typing import Any
 
 import anyio
-import anyio.abc
 from mcp import MCPError
 from mcp_types import INVALID_PARAMS
 
 from meta_mcp.config import ServerSpec
 from meta_mcp.providers.base import NO_CONTEXT, CallContext, Provider, ToolError
 from meta_mcp.providers.upstream import UpstreamProvider
+from meta_mcp.registry.pool import UpstreamPool
 from meta_mcp.registry.naming import NameTable
 from meta_mcp.registry.notify import ChangeNotifier
 from meta_mcp.registry.surface import Surface, build_surface
@@ -58,13 +58,17 @@ def _unknown(kind: str, name: str, known: Iterable[str]) -> MCPError:
 class Registry:
     """The live component set of one workspace (see the module docstring)."""
 
-    def __init__(self, settings: Settings, task_group: anyio.abc.TaskGroup,
-                 notifier: ChangeNotifier | None = None) -> None:
+    def __init__(self, settings: Settings, pool: UpstreamPool, *, workspace: str = "default",
+                 services: Any = None) -> None:
         self.settings = settings
-        self.notifier = notifier or ChangeNotifier()
-        self._tg = task_group
+        self.workspace = workspace
+        self.services = services
+        """What the meta tools use beyond the registry (catalog, secrets, state); see `surface.run`."""
+        self.notifier = ChangeNotifier()
+        self._pool = pool
         self._builtin: list[Provider] = []
-        self._servers: dict[str, Provider] = {}
+        self._servers: dict[str, UpstreamProvider] = {}
+        self._prefixes: dict[str, str] = {}
         self._tool_names = NameTable()
         self._prompt_names = NameTable()
         self._surface = Surface()
@@ -83,6 +87,15 @@ class Registry:
         """Added servers by name, in the order they were added."""
         return dict(self._servers)
 
+    def prefix_of(self, name: str) -> str:
+        """The prefix server `name`'s components are exposed under in this workspace."""
+        return self._prefixes.get(name, name)
+
+    def exposed_tools_of(self, name: str) -> list[str]:
+        """The exposed names of server `name`'s tools, as listed now."""
+        provider = self._servers.get(name)
+        return [exposed for exposed, (p, _) in self._surface.tool_routes.items() if p is provider]
+
     def add_builtin(self, provider: Provider) -> None:
         """Add a provider whose tools are exposed unprefixed and whose names are reserved."""
         self._builtin.append(provider)
@@ -96,21 +109,25 @@ class Registry:
     # -- changing the set --------------------------------------------------------------------------
 
     async def add_server(self, spec: ServerSpec) -> Provider:
-        """Start or connect `spec` and expose its components; returns once ready or failed."""
+        """Start or connect `spec` (or share a workspace's identical one) and expose its components.
+
+        Returns once the server is ready or its first attempt failed (see `provider.status`).
+        """
         if spec.name in self._servers:
             raise ValueError(f"server {spec.name!r} is already added")
-        provider = UpstreamProvider(spec, self.settings, self._tg)
-        provider.set_change_callback(self._on_provider_change)
-        provider.on_resource_updated = self._on_resource_updated
-        provider.on_log = self.notifier.log
+        # Taken synchronously, so servers keep the order they were added in (names stay deterministic).
+        self._prefixes[spec.name] = spec.effective_prefix
+        provider = self._pool.hold(spec)
+        self._servers[spec.name] = provider
+        provider.listeners.append(self)
+        await self._pool.ready(provider)
         if self._log_level is not None:
             await provider.set_log_level(self._log_level)
-        self._servers[spec.name] = provider
-        await provider.start()
+        await self._rebuild_and_notify()
         return provider
 
     def preload(self, specs: Iterable[ServerSpec]) -> None:
-        """Start `specs` concurrently in the background; lists wait for their first attempt."""
+        """Start `specs` concurrently in the background; lists and lookups wait for their first attempt."""
         specs = list(specs)
         if not specs:
             return
@@ -122,7 +139,7 @@ class Registry:
                     tg.start_soon(self._add_logged, spec)
             done.set()
 
-        self._tg.start_soon(run, name="preload")
+        self._pool.task_group.start_soon(run, name="preload")
 
     async def _add_logged(self, spec: ServerSpec) -> None:
         try:
@@ -131,39 +148,47 @@ class Registry:
             logger.error("config: %s", exc)
 
     async def remove_server(self, name: str) -> None:
-        """Stop or disconnect server `name` and drop its components; clients are told."""
+        """Stop or disconnect server `name` (unless another workspace shares it) and drop its components."""
         provider = self._servers.pop(name, None)
         if provider is None:
             raise _unknown("server", name, self._servers)
-        provider.set_change_callback(None)
-        await provider.stop()
+        self._prefixes.pop(name, None)
+        if self in provider.listeners:
+            provider.listeners.remove(self)
         await self._rebuild_and_notify()
+        await self._pool.release(provider)
 
     async def aclose(self) -> None:
-        """Stop every server."""
+        """Release every server."""
         for name in list(self._servers):
             provider = self._servers.pop(name)
-            provider.set_change_callback(None)
-            await provider.stop()
+            if self in provider.listeners:
+                provider.listeners.remove(self)
+            await self._pool.release(provider)
 
-    async def _on_provider_change(self, provider: Provider) -> None:
+    # -- what providers tell us (ProviderListener) -------------------------------------------------
+
+    async def provider_changed(self, provider: Provider) -> None:
         await self._rebuild_and_notify()
 
+    async def resource_updated(self, provider: Provider, uri: str) -> None:
+        route = self._surface.resource_routes.get(uri)
+        exposed = uri if route is not None and route[0] is provider else exposed_uri(provider.name, uri)
+        await self.notifier.resource_updated(exposed)
+
+    async def provider_log(self, provider: Provider, level: str, data: Any, logger_name: str | None) -> None:
+        await self.notifier.log(level, data, logger_name)
+
     def _rebuild(self) -> Surface:
-        providers = [*self._builtin, *self._servers.values()]
+        entries = [(p, "") for p in self._builtin] + [(p, self.prefix_of(n)) for n, p in self._servers.items()]
         reserved = {t["name"]: p.name for p in self._builtin for t in p.listing.tools}
-        self._surface = build_surface(providers, self._tool_names, self._prompt_names, reserved)
+        self._surface = build_surface(entries, self._tool_names, self._prompt_names, reserved)
         return self._surface
 
     async def _rebuild_and_notify(self) -> None:
         old = self._surface.signature()
         new = self._rebuild().signature()
         await self.notifier.changed(tools=old[0] != new[0], resources=old[1] != new[1], prompts=old[2] != new[2])
-
-    async def _on_resource_updated(self, provider: Provider, uri: str) -> None:
-        exposed = uri if not provider.prefix and self._surface.resource_routes.get(uri, (provider,))[0] is provider \
-            else exposed_uri(provider.name, uri)
-        await self.notifier.resource_updated(exposed)
 
     # -- the one call path -------------------------------------------------------------------------
 

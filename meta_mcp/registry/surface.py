@@ -39,13 +39,13 @@ class Surface:
 
 
 def build_surface(
-    providers: Sequence[Provider], tool_names: NameTable, prompt_names: NameTable, reserved: dict[str, str]
+    entries: Sequence[tuple[Provider, str]], tool_names: NameTable, prompt_names: NameTable, reserved: dict[str, str]
 ) -> Surface:
-    """Assemble the surface from `providers` (in priority order: earlier wins new clashes)."""
+    """Assemble the surface from (provider, prefix) entries, in priority order: earlier wins new clashes."""
     tool_keys = tool_names.assign(
-        ((p.name, p.prefix, t["name"]) for p in providers for t in p.listing.tools), reserved=reserved
+        ((p.name, prefix, t["name"]) for p, prefix in entries for t in p.listing.tools), reserved=reserved
     )
-    prompt_keys = prompt_names.assign((p.name, p.prefix, t["name"]) for p in providers for t in p.listing.prompts)
+    prompt_keys = prompt_names.assign((p.name, prefix, t["name"]) for p, prefix in entries for t in p.listing.prompts)
 
     tools: list[dict[str, Any]] = []
     tool_routes: dict[str, Route] = {}
@@ -56,7 +56,7 @@ def build_surface(
     resource_routes: dict[str, Route] = {}
     unprefixed: list[Provider] = []
 
-    for provider in providers:
+    for provider, prefix in entries:
         listing = provider.listing
         for tool in listing.tools:
             exposed = tool_keys[(provider.name, tool["name"])]
@@ -72,12 +72,12 @@ def build_surface(
             prompt_routes[exposed] = (provider, prompt["name"])
         if not (listing.resources or listing.resource_templates):
             continue
-        if not provider.prefix:
+        if not prefix:
             unprefixed.append(provider)
         for resource in listing.resources:
             uri = resource["uri"]
             exposed = uri
-            if provider.prefix or uri in resource_routes or uri.startswith("meta://"):
+            if prefix or uri in resource_routes or uri.startswith("meta://"):
                 exposed = exposed_uri(provider.name, uri)
             if exposed in resource_routes:
                 continue
@@ -85,7 +85,7 @@ def build_surface(
             resource_routes[exposed] = (provider, uri)
         for template in listing.resource_templates:
             original = template["uriTemplate"]
-            exposed = original if not provider.prefix else exposed_uri(provider.name, original)
+            exposed = original if not prefix else exposed_uri(provider.name, original)
             templates.append(template if exposed == original else {**template, "uriTemplate": exposed})
 
     return Surface(

@@ -13,8 +13,10 @@ from contextlib import asynccontextmanager
 import anyio
 
 from meta_mcp.config import ServerSpec
-from meta_mcp.providers.builtin import META_TOOLS, BuiltinProvider
-from meta_mcp.registry.registry import Registry
+from meta_mcp.providers.builtin import META_TOOLS
+from meta_mcp.registry.pool import UpstreamPool
+from meta_mcp.registry.workspaces import DEFAULT, Workspaces
+from meta_mcp.services import Services
 from meta_mcp.settings import Settings
 from meta_mcp.surface.server import build_server
 
@@ -22,17 +24,16 @@ logger = logging.getLogger(__name__)
 
 
 @asynccontextmanager
-async def running_registry(settings: Settings, preload: list[ServerSpec]) -> AsyncIterator[Registry]:
-    """A registry with the meta tools and `preload` starting in the background; stopped on exit."""
+async def running_workspaces(settings: Settings, preload: list[ServerSpec]) -> AsyncIterator[Workspaces]:
+    """Workspaces with the meta tools; `preload` starts in the background in "default"; all stopped on exit."""
     async with anyio.create_task_group() as tg:
-        registry = Registry(settings, tg)
-        registry.add_builtin(BuiltinProvider(registry, META_TOOLS))
-        registry.preload(preload)
+        workspaces = Workspaces(settings, UpstreamPool(settings, tg), Services.from_settings(settings), META_TOOLS)
+        workspaces.get(DEFAULT).preload(preload)
         try:
-            yield registry
+            yield workspaces
         finally:
             with anyio.CancelScope(shield=True):
-                await registry.aclose()
+                await workspaces.aclose()
             tg.cancel_scope.cancel()
 
 
@@ -40,8 +41,8 @@ async def serve_stdio(settings: Settings, preload: list[ServerSpec]) -> None:
     """Serve one client on stdin/stdout until stdin closes."""
     from meta_mcp.surface.stdio import answering_stdio_server
 
-    async with running_registry(settings, preload) as registry:
-        server = build_server(registry)
+    async with running_workspaces(settings, preload) as workspaces:
+        server = build_server(workspaces)
         async with answering_stdio_server() as (read, write):
             await server.run(read, write, server.create_initialization_options())
 
@@ -50,8 +51,8 @@ async def serve_http(settings: Settings, preload: list[ServerSpec]) -> None:
     """Serve streamable HTTP at `http://HOST:PORT/mcp` until interrupted."""
     import uvicorn
 
-    async with running_registry(settings, preload) as registry:
-        server = build_server(registry)
+    async with running_workspaces(settings, preload) as workspaces:
+        server = build_server(workspaces)
         app = server.streamable_http_app(host=settings.host)
         config = uvicorn.Config(
             app, host=settings.host, port=settings.port, log_config=None, access_log=False,

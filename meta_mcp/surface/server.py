@@ -9,6 +9,7 @@ transport — and meant: see `registry.notify`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -18,13 +19,14 @@ from mcp.server.caching import CacheHint
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.models import InitializationOptions
-from mcp.server.subscriptions import ListenHandler
-from mcp_types import LOG_LEVEL_META_KEY
+from mcp import MCPError
+from mcp_types import INVALID_PARAMS, LOG_LEVEL_META_KEY
 from mcp_types.methods import CACHEABLE_METHODS
 
 from meta_mcp import __version__
 from meta_mcp.providers.base import CallContext, LogFn
 from meta_mcp.registry.registry import Registry
+from meta_mcp.registry.workspaces import DEFAULT, Workspaces
 from meta_mcp.surface import input_bridge
 
 _ALL_CHANGES = NotificationOptions(prompts_changed=True, resources_changed=True, tools_changed=True)
@@ -72,7 +74,7 @@ def _call_context(ctx: ServerRequestContext[Any], params: Any) -> CallContext:
         if k not in ("progress_token", "progressToken")
         and (not k.startswith(_RESERVED_META_PREFIX) or k == LOG_LEVEL_META_KEY)
     }
-    level = ctx.session._connection.state.get(_LOG_LEVEL_STATE)  # noqa: SLF001
+    level = _connection(ctx).state.get(_LOG_LEVEL_STATE)
     if level and LOG_LEVEL_META_KEY not in forward:
         forward[LOG_LEVEL_META_KEY] = level
     wants_progress = "progress_token" in meta or "progressToken" in meta
@@ -89,6 +91,7 @@ def _call_context(ctx: ServerRequestContext[Any], params: Any) -> CallContext:
         log=logger_fn,
         input_responses=getattr(params, "input_responses", None),
         request_state=getattr(params, "request_state", None),
+        can_elicit=bool(session.client_capabilities and session.client_capabilities.elicitation),
     )
 
 
@@ -98,80 +101,96 @@ def _complete(result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def build_server(registry: Registry) -> Server[Any]:
-    """The MCP server for `registry`'s workspace."""
-    notifier = registry.notifier
+async def _interactive(
+    ctx: ServerRequestContext[Any], params: Any, invoke: Callable[[CallContext], Awaitable[dict[str, Any]]]
+) -> dict[str, Any]:
+    """Run a call that may answer `input_required`; resolve that for handshake-era clients."""
+    call = _call_context(ctx, params)
+    first = await invoke(call)
+
+    async def retry(responses: dict[str, Any] | None, state: str | None) -> dict[str, Any]:
+        return await invoke(replace(call, input_responses=responses, request_state=state))
+
+    return _complete(await input_bridge.resolve(ctx, first, retry))
+
+
+def _connection(ctx: ServerRequestContext[Any]) -> Any:
+    # The SDK exposes the connection only privately on the per-request session; it is the one
+    # handle that outlives the request and can notify the client later.
+    return ctx.session._connection  # noqa: SLF001
+
+
+def build_server(workspaces: Workspaces) -> Server[Any]:
+    """The MCP server in front of `workspaces`: each request is served by its workspace's registry."""
+    header = workspaces.settings.workspace_header
+
+    def ws(ctx: ServerRequestContext[Any]) -> Registry:
+        request = ctx.request
+        name = request.headers.get(header, DEFAULT) if request is not None else DEFAULT
+        try:
+            return workspaces.get(name or DEFAULT)
+        except ValueError as exc:
+            raise MCPError(INVALID_PARAMS, f"{header}: {exc}") from None
 
     async def list_tools(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None) -> dict:
+        registry = ws(ctx)
         await registry.wait_preloaded()
         return {"tools": registry.surface.tools, "resultType": "complete"}
 
     async def call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> dict:
-        call = _call_context(ctx, params)
-        result = await registry.call_tool(params.name, params.arguments, call)
-
-        async def retry(responses: dict[str, Any] | None, state: str | None) -> dict[str, Any]:
-            again = replace(call, input_responses=responses, request_state=state)
-            return await registry.call_tool(params.name, params.arguments, again)
-
-        return _complete(await input_bridge.resolve(ctx, result, retry))
+        registry = ws(ctx)
+        return await _interactive(ctx, params, lambda call: registry.call_tool(params.name, params.arguments, call))
 
     async def list_resources(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None) -> dict:
+        registry = ws(ctx)
         await registry.wait_preloaded()
         return {"resources": registry.surface.resources, "resultType": "complete"}
 
     async def list_templates(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None) -> dict:
+        registry = ws(ctx)
         await registry.wait_preloaded()
         return {"resourceTemplates": registry.surface.resource_templates, "resultType": "complete"}
 
     async def read_resource(ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams) -> dict:
-        call = _call_context(ctx, params)
-        result = await registry.read_resource(str(params.uri), call)
-
-        async def retry(responses: dict[str, Any] | None, state: str | None) -> dict[str, Any]:
-            again = replace(call, input_responses=responses, request_state=state)
-            return await registry.read_resource(str(params.uri), again)
-
-        return _complete(await input_bridge.resolve(ctx, result, retry))
+        registry = ws(ctx)
+        return await _interactive(ctx, params, lambda call: registry.read_resource(str(params.uri), call))
 
     async def list_prompts(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None) -> dict:
+        registry = ws(ctx)
         await registry.wait_preloaded()
         return {"prompts": registry.surface.prompts, "resultType": "complete"}
 
     async def get_prompt(ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams) -> dict:
-        call = _call_context(ctx, params)
-        result = await registry.get_prompt(params.name, params.arguments, call)
-
-        async def retry(responses: dict[str, Any] | None, state: str | None) -> dict[str, Any]:
-            again = replace(call, input_responses=responses, request_state=state)
-            return await registry.get_prompt(params.name, params.arguments, again)
-
-        return _complete(await input_bridge.resolve(ctx, result, retry))
+        registry = ws(ctx)
+        return await _interactive(ctx, params, lambda call: registry.get_prompt(params.name, params.arguments, call))
 
     async def complete(ctx: ServerRequestContext[Any], params: types.CompleteRequestParams) -> dict:
         wire = params.model_dump(by_alias=True, mode="json", exclude_none=True)
         wire.pop("_meta", None)
-        return _complete(await registry.complete(wire))
+        return _complete(await ws(ctx).complete(wire))
 
     async def subscribe(ctx: ServerRequestContext[Any], params: types.SubscribeRequestParams) -> dict:
+        registry = ws(ctx)
         await registry.subscribe(str(params.uri))
-        notifier.subscribe(ctx.session._connection, str(params.uri))  # noqa: SLF001
+        registry.notifier.subscribe(_connection(ctx), str(params.uri))
         return {}
 
     async def unsubscribe(ctx: ServerRequestContext[Any], params: types.UnsubscribeRequestParams) -> dict:
-        notifier.subscribe(ctx.session._connection, str(params.uri), add=False)  # noqa: SLF001
+        registry = ws(ctx)
+        registry.notifier.subscribe(_connection(ctx), str(params.uri), add=False)
         await registry.subscribe(str(params.uri), add=False)
         return {}
 
     async def set_level(ctx: ServerRequestContext[Any], params: types.SetLevelRequestParams) -> dict:
-        ctx.session._connection.state[_LOG_LEVEL_STATE] = params.level  # noqa: SLF001
-        await registry.set_log_level(params.level)
+        _connection(ctx).state[_LOG_LEVEL_STATE] = params.level
+        await ws(ctx).set_log_level(params.level)
         return {}
 
     async def initialized(ctx: ServerRequestContext[Any], params: types.NotificationParams) -> None:
-        # The SDK exposes the connection only privately on the per-request session; it is the one
-        # handle that outlives the request and can notify the client later.
-        notifier.track(ctx.session._connection)  # noqa: SLF001
+        ws(ctx).notifier.track(_connection(ctx))
+
+    async def listen(ctx: ServerRequestContext[Any], params: types.SubscriptionsListenRequestParams) -> Any:
+        return await ws(ctx).notifier.listen(ctx, params)
 
     server = _MetaServer(
         "meta-mcp",
@@ -190,7 +209,7 @@ def build_server(registry: Registry) -> Server[Any]:
         on_completion=complete,
         on_subscribe_resource=subscribe,
         on_unsubscribe_resource=unsubscribe,
-        on_subscriptions_listen=ListenHandler(notifier.bus),
+        on_subscriptions_listen=listen,
     )
     server.add_notification_handler("notifications/initialized", types.NotificationParams, initialized)
     # Handshake-era logging; added by method so the constructor's deprecation warning stays quiet.

@@ -5,9 +5,12 @@ To add a meta tool: define a `MetaTool` in the module of its group and list it i
 
 from meta_mcp.providers.builtin.base import MetaContext, MetaTool, RegistryView, structured
 from meta_mcp.providers.builtin.provider import BuiltinProvider
+from meta_mcp.providers.builtin.manage import ADD_SERVER, CONFIGURE_SERVER, REMOVE_SERVER
 from meta_mcp.providers.builtin.servers import LIST_SERVERS
 from meta_mcp.providers.builtin.tools import CALL_TOOL, FIND_TOOLS
 
-META_TOOLS: tuple[MetaTool, ...] = (LIST_SERVERS, FIND_TOOLS, CALL_TOOL)
+META_TOOLS: tuple[MetaTool, ...] = (
+    LIST_SERVERS, ADD_SERVER, REMOVE_SERVER, CONFIGURE_SERVER, FIND_TOOLS, CALL_TOOL,
+)
 
 __all__ = ["META_TOOLS", "BuiltinProvider", "MetaContext", "MetaTool", "RegistryView", "structured"]

@@ -33,6 +33,18 @@ class RegistryView(Protocol):
     @property
     def surface(self) -> Any: ...
 
+    workspace: str
+    services: Any
+    """`meta_mcp.services.Services`: catalog, secrets, state."""
+
+    def prefix_of(self, name: str) -> str: ...
+
+    def exposed_tools_of(self, name: str) -> list[str]: ...
+
+    async def add_server(self, spec: Any) -> Provider: ...
+
+    async def remove_server(self, name: str) -> None: ...
+
     async def call_tool(self, name: str, arguments: dict[str, Any] | None, call: CallContext = NO_CONTEXT
                         ) -> dict[str, Any]: ...
 
@@ -68,3 +80,8 @@ class MetaTool:
 def structured(data: dict[str, Any]) -> dict[str, Any]:
     """A structured tool result with the same JSON as text, for clients that ignore structuredContent."""
     return {"content": [{"type": "text", "text": json.dumps(data, indent=1)}], "structuredContent": data}
+
+
+def failure(text: str) -> dict[str, Any]:
+    """A tool result reporting a failure the model can act on (`isError: true`)."""
+    return {"content": [{"type": "text", "text": text}], "isError": True}

@@ -29,7 +29,7 @@ async def list_servers(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]
             "name": p.name,
             "status": p.status,
             "transport": p.transport,
-            "prefix": p.prefix,
+            "prefix": ctx.registry.prefix_of(p.name),
             "tools": len(p.listing.tools),
             "resources": len(p.listing.resources) + len(p.listing.resource_templates),
             "prompts": len(p.listing.prompts),

@@ -1,0 +1,81 @@
+"""Upstream connections shared between workspaces.
+
+Two workspaces that add the identical server — same name and the same launch spec (command, args,
+env, cwd, url, headers, transport, timeout) — share one upstream process or connection. The pool
+counts who holds each one and stops it when the last holder releases it. The exposed prefix is not
+part of the identity: it is each workspace's own business.
+
+Example:
+    a = await pool.acquire(spec)      # starts the server
+    b = await pool.acquire(spec)      # same provider, nothing started
+    await pool.release(a); await pool.release(b)   # stopped now
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio.abc
+
+from meta_mcp.config import ServerSpec
+from meta_mcp.providers.upstream import UpstreamProvider
+from meta_mcp.settings import Settings
+
+
+def spec_key(spec: ServerSpec) -> str:
+    """The identity of a launch: everything but the exposed prefix."""
+    return json.dumps(spec.model_dump(exclude={"prefix"}, mode="json"), sort_keys=True)
+
+
+class UpstreamPool:
+    """Reference-counted upstream providers (see the module docstring)."""
+
+    def __init__(self, settings: Settings, task_group: anyio.abc.TaskGroup) -> None:
+        self.settings = settings
+        self.task_group = task_group
+        self._providers: dict[str, UpstreamProvider] = {}
+        self._holders: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._providers)
+
+    def hold(self, spec: ServerSpec) -> UpstreamProvider:
+        """Take a hold on the provider for `spec`, creating it (not yet started) if nobody holds it."""
+        key = spec_key(spec)
+        provider = self._providers.get(key)
+        if provider is None:
+            provider = self._providers[key] = UpstreamProvider(spec, self.settings, self.task_group)
+            self._holders[key] = 0
+        self._holders[key] += 1
+        return provider
+
+    async def ready(self, provider: UpstreamProvider) -> None:
+        """Start `provider` if this is its first holder, else wait for its first attempt to finish."""
+        await provider.start()
+
+    async def acquire(self, spec: ServerSpec) -> UpstreamProvider:
+        """`hold` + `ready`: the started provider for `spec`."""
+        provider = self.hold(spec)
+        await self.ready(provider)
+        return provider
+
+    async def release(self, provider: UpstreamProvider) -> None:
+        """Drop one hold on `provider`; stop it when none are left."""
+        key = spec_key(provider.spec)
+        if self._providers.get(key) is not provider:
+            return
+        self._holders[key] -= 1
+        if self._holders[key] > 0:
+            return
+        del self._providers[key], self._holders[key]
+        await provider.stop()
+
+    async def aclose(self) -> None:
+        """Stop everything."""
+        providers, self._providers, self._holders = list(self._providers.values()), {}, {}
+        for provider in providers:
+            await provider.stop()
+
+    def holders(self, provider: Any) -> int:
+        return self._holders.get(spec_key(provider.spec), 0)

@@ -1,0 +1,61 @@
+"""Workspace state: which servers a workspace has added, how, and their config.
+
+Behind the small `StateStore` protocol so a later issue can back it with Redis; `MemoryStore` keeps
+it in this process. Records hold launch descriptions and config values, never secret values (those
+are looked up from the secrets source each time a server starts).
+
+Example:
+    store = MemoryStore()
+    await store.put_server("default", ServerRecord(name="time", source="catalog"))
+    await store.servers("default")   # → {"time": ServerRecord(...)}
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+
+class ServerRecord(BaseModel):
+    """One server added to a workspace: from the catalog by name, or from an ad-hoc spec entry."""
+
+    name: str
+    source: Literal["catalog", "spec", "config"]
+    spec: dict[str, Any] | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class StateStore(Protocol):
+    async def servers(self, workspace: str) -> dict[str, ServerRecord]: ...
+
+    async def put_server(self, workspace: str, record: ServerRecord) -> None: ...
+
+    async def delete_server(self, workspace: str, name: str) -> None: ...
+
+    async def get_config(self, workspace: str, name: str) -> dict[str, Any]: ...
+
+    async def set_config(self, workspace: str, name: str, config: dict[str, Any]) -> None: ...
+
+
+class MemoryStore:
+    """`StateStore` in this process's memory (lost on restart)."""
+
+    def __init__(self) -> None:
+        self._servers: dict[str, dict[str, ServerRecord]] = {}
+        self._config: dict[str, dict[str, dict[str, Any]]] = {}
+
+    async def servers(self, workspace: str) -> dict[str, ServerRecord]:
+        return dict(self._servers.get(workspace, {}))
+
+    async def put_server(self, workspace: str, record: ServerRecord) -> None:
+        self._servers.setdefault(workspace, {})[record.name] = record
+
+    async def delete_server(self, workspace: str, name: str) -> None:
+        self._servers.get(workspace, {}).pop(name, None)
+
+    async def get_config(self, workspace: str, name: str) -> dict[str, Any]:
+        return dict(self._config.get(workspace, {}).get(name, {}))
+
+    async def set_config(self, workspace: str, name: str, config: dict[str, Any]) -> None:
+        self._config.setdefault(workspace, {})[name] = dict(config)
