@@ -128,3 +128,21 @@ async def test_workspaces_see_their_own_servers_and_share_processes(mode: str) -
             await a.call_tool("remove_server", {"name": "crashy"})
             assert "crashy__ok" not in await tool_names(a)
             assert (await b.call_tool("c__ok", {})).structured_content["pid"] == pid_b
+
+
+@pytest.mark.parametrize("transport,mode", COMBOS)
+async def test_a_cancelled_call_is_cancelled_upstream(transport: str, mode: str) -> None:
+    """The caller gives up (its read timeout sends notifications/cancelled, or closes the request's
+    stream on 2026-era HTTP); meta-mcp's handler is cancelled and cancels the upstream request."""
+    async with meta_client_for(transport, mode, None) as client:
+        added = await client.call_tool("add_server", {"name": "hang", "spec": spec_of("hang")})
+        assert not added.is_error, text_of(added)
+        with pytest.raises(MCPError):
+            await client.call_tool("hang__hang", {}, read_timeout_seconds=0.5)
+
+        async def count() -> int:
+            return (await client.call_tool("hang__cancelled", {})).structured_content["count"]
+
+        with anyio.fail_after(10):
+            while await count() < 1:
+                await anyio.sleep(0.05)  # the cancellation travels asynchronously; poll the upstream's counter

@@ -3,6 +3,8 @@
 Tools:
 - ``hang()``: sleeps forever (until cancelled).
 - ``ok()``: returns text ``"hang-ok"`` and structuredContent ``{"marker": "hang-ok"}``.
+- ``cancelled()``: how many ``hang`` calls were cancelled so far (structuredContent ``{"count": n}``),
+  so a test can see that a caller's cancellation reached this server.
 
 Run: ``python tests/upstreams/hang.py [--transport stdio|http|sse] [--port N]``
 """
@@ -25,6 +27,12 @@ TOOLS = [
         input_schema={"type": "object", "properties": {}},
     ),
     types.Tool(
+        name="cancelled",
+        description="How many hang calls were cancelled.",
+        input_schema={"type": "object", "properties": {}},
+        output_schema={"type": "object", "properties": {"count": {"type": "integer"}}, "required": ["count"]},
+    ),
+    types.Tool(
         name="ok",
         description="Return a marker.",
         input_schema={"type": "object", "properties": {}},
@@ -34,12 +42,22 @@ TOOLS = [
 
 
 def build() -> ChangeNotifyingServer:
+    cancelled = 0
     async def list_tools(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         return types.ListToolsResult(tools=TOOLS)
 
     async def call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
+        nonlocal cancelled
         if params.name == "hang":
-            await anyio.sleep_forever()
+            try:
+                await anyio.sleep_forever()
+            except anyio.get_cancelled_exc_class():
+                cancelled += 1
+                raise
+        if params.name == "cancelled":
+            return types.CallToolResult(
+                content=[types.TextContent(type="text", text=str(cancelled))], structured_content={"count": cancelled}
+            )
         if params.name == "ok":
             return types.CallToolResult(
                 content=[types.TextContent(type="text", text=MARKER)], structured_content={"marker": MARKER}
