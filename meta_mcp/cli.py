@@ -51,7 +51,49 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def _prespawn(config: Path | None):  # noqa: ANN202 - returns Prespawned; typed lazily to stay import-light
+    """Start the config's stdio servers now, before the heavy imports, so their start-up overlaps ours.
+
+    Only reads the file and forks: validation happens later, and a process whose entry turns out to
+    be invalid (or that no provider adopts) is killed.
+    """
+    from meta_mcp.providers.process import Prespawned
+
+    prespawned = Prespawned()
+    if config is None or not config.is_file():
+        return prespawned
+    try:
+        text = config.read_text(encoding="utf-8")
+        if config.suffix == ".json":
+            import json
+
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+        entries = data.get("mcpServers", data.get("servers")) or {}
+        for entry in entries.values():
+            command = entry.get("command")
+            if not isinstance(command, str) or entry.get("url") or entry.get("transport", "stdio") != "stdio":
+                continue
+            args, env, cwd = entry.get("args") or [], entry.get("env") or {}, entry.get("cwd")
+            if all(isinstance(a, str) for a in args) and all(isinstance(v, str) for v in env.values()):
+                prespawned.start(command, args, env, cwd)
+    except Exception:  # anything odd here is reported properly by the real config loader
+        pass
+    return prespawned
+
+
 def _serve(args: argparse.Namespace) -> int:
+    prespawned = _prespawn(args.config)
+    try:
+        return _serve_with(args, prespawned)
+    finally:
+        prespawned.kill_unclaimed()
+
+
+def _serve_with(args: argparse.Namespace, prespawned) -> int:  # noqa: ANN001
     import anyio
     from pydantic import ValidationError
 
@@ -77,7 +119,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     serve = serve_http if settings.transport == "http" else serve_stdio
     try:
-        anyio.run(serve, settings, preload)
+        anyio.run(serve, settings, preload, prespawned)
     except KeyboardInterrupt:
         pass
     return 0

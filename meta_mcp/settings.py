@@ -44,3 +44,22 @@ class Settings(BaseSettings):
         description="where Docker Desktop's MCP Toolkit writes its catalogs (loaded when present)",
     )
     workspace_header: str = Field(default="X-MCP-Workspace", description="HTTP header naming the workspace")
+
+    # -- sandbox (run_code) --
+    sandbox_timeout_s: float = Field(default=30.0, gt=0, description="run_code: default wall time of one run (s)")
+    sandbox_max_timeout_s: float = Field(default=300.0, gt=0, description="run_code: largest timeout_s a call may ask")
+    sandbox_heap_mb: int = Field(default=128, ge=16, description="run_code: V8 heap limit (--max-old-space-size, MB)")
+    sandbox_data_mb: int = Field(
+        default=1024, ge=700, description="run_code: OS data limit of the Deno process (RLIMIT_DATA, MB; Deno needs ≥ 700)"
+    )
+    sandbox_max_output_bytes: int = Field(
+        default=100_000, ge=1_000, description="run_code: cap on console output, and on the result, of one run (bytes)"
+    )
+    sandbox_max_tool_calls: int = Field(default=100, ge=0, description="run_code: tool calls one run may make")
+    sandbox_allowed_servers: list[str] | None = Field(
+        default=None,
+        description='run_code: servers whose tools code may call (JSON list, e.g. ["time"]; "meta-mcp" for the '
+        "read-only meta tools); unset means all",
+    )
+    sandbox_max_concurrent: int = Field(default=4, ge=1, description="run_code: runs at once; more wait for a slot")
+    sandbox_deno: Path | None = Field(default=None, description="run_code: Deno binary (default: the PyPI deno package's)")

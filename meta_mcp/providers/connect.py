@@ -6,14 +6,12 @@ process exiting, a connection dropping) instead of discovering it on the next ca
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from mcp.client.stdio import StdioServerParameters, stdio_client
-
 from meta_mcp.config import ServerSpec
+from meta_mcp.providers.process import Prespawned, pipe_transport, spawn
 
 
 class _WatchedReadStream:
@@ -58,11 +56,12 @@ class _WatchedReadStream:
         return getattr(self._inner, name)
 
 
-def _raw_transport(spec: ServerSpec, *, connect_timeout: float) -> Any:
+def _raw_transport(spec: ServerSpec, *, connect_timeout: float, prespawned: Prespawned | None) -> Any:
     if spec.transport == "stdio":
         assert spec.command is not None
-        params = StdioServerParameters(command=spec.command, args=list(spec.args), env=spec.env or None, cwd=spec.cwd)
-        return stdio_client(params, errlog=sys.stderr)
+        key = Prespawned.key(spec.command, spec.args, spec.env, spec.cwd)
+        proc = prespawned.claim(key) if prespawned is not None else None
+        return pipe_transport(proc or spawn([spec.command, *spec.args], spec.env, spec.cwd))
     assert spec.url is not None
     if spec.transport == "sse":
         from mcp.client.sse import sse_client
@@ -83,7 +82,11 @@ async def _owning(transport: Any, http: Any) -> AsyncIterator[Any]:
 
 
 @asynccontextmanager
-async def open_transport(spec: ServerSpec, *, on_eof: Callable[[], None], connect_timeout: float) -> AsyncIterator[Any]:
-    """Open the transport for `spec`, yielding (read, write) streams whose end calls `on_eof`."""
-    async with _raw_transport(spec, connect_timeout=connect_timeout) as (read, write):
+async def open_transport(spec: ServerSpec, *, on_eof: Callable[[], None], connect_timeout: float,
+                         prespawned: Prespawned | None = None) -> AsyncIterator[Any]:
+    """Open the transport for `spec`, yielding (read, write) streams whose end calls `on_eof`.
+
+    A stdio server adopts its process from `prespawned` when the CLI started it ahead of time.
+    """
+    async with _raw_transport(spec, connect_timeout=connect_timeout, prespawned=prespawned) as (read, write):
         yield _WatchedReadStream(read, on_eof), write

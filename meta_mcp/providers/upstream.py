@@ -39,6 +39,7 @@ from pydantic import TypeAdapter
 from meta_mcp.config import ServerSpec
 from meta_mcp.providers.base import NO_CONTEXT, CallContext, Listing, LogFn, Provider, ToolError
 from meta_mcp.providers.connect import open_transport
+from meta_mcp.providers.process import Prespawned
 from meta_mcp.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ def _dump(items: list[Any]) -> tuple[dict[str, Any], ...]:
 class UpstreamProvider(Provider):
     """A supervised client connection to one upstream MCP server (see the module docstring)."""
 
-    def __init__(self, spec: ServerSpec, settings: Settings, task_group: anyio.abc.TaskGroup) -> None:
+    def __init__(self, spec: ServerSpec, settings: Settings, task_group: anyio.abc.TaskGroup,
+                 prespawned: Prespawned | None = None) -> None:
         super().__init__()
         self.spec = spec
         self.name = spec.name
@@ -67,6 +69,7 @@ class UpstreamProvider(Provider):
         self.restarts = 0
         self._settings = settings
         self._tg = task_group
+        self._prespawned = prespawned
         self._timeout = spec.timeout or settings.call_timeout
         self._client: Client | None = None
         self._ready = anyio.Event()
@@ -139,7 +142,7 @@ class UpstreamProvider(Provider):
         deadline = anyio.current_time() + self._settings.connect_timeout
         with anyio.CancelScope(deadline=deadline) as scope:
             async with AsyncExitStack() as stack:
-                transport = open_transport(self.spec, on_eof=self._lost.set,
+                transport = open_transport(self.spec, on_eof=self._lost.set, prespawned=self._prespawned,
                                            connect_timeout=self._settings.connect_timeout)
                 client = Client(transport, mode="auto", cache=None, message_handler=self._on_message,
                                 logging_callback=self._on_log_message)

@@ -19,6 +19,7 @@ from typing import Any
 import anyio.abc
 
 from meta_mcp.config import ServerSpec
+from meta_mcp.providers.process import Prespawned
 from meta_mcp.providers.upstream import UpstreamProvider
 from meta_mcp.settings import Settings
 
@@ -31,9 +32,12 @@ def spec_key(spec: ServerSpec) -> str:
 class UpstreamPool:
     """Reference-counted upstream providers (see the module docstring)."""
 
-    def __init__(self, settings: Settings, task_group: anyio.abc.TaskGroup) -> None:
+    def __init__(self, settings: Settings, task_group: anyio.abc.TaskGroup,
+                 prespawned: Prespawned | None = None) -> None:
         self.settings = settings
         self.task_group = task_group
+        self.prespawned = prespawned
+        """stdio servers the CLI started before the event loop, adopted by the first matching provider."""
         self._providers: dict[str, UpstreamProvider] = {}
         self._holders: dict[str, int] = {}
 
@@ -45,7 +49,7 @@ class UpstreamPool:
         key = spec_key(spec)
         provider = self._providers.get(key)
         if provider is None:
-            provider = self._providers[key] = UpstreamProvider(spec, self.settings, self.task_group)
+            provider = self._providers[key] = UpstreamProvider(spec, self.settings, self.task_group, self.prespawned)
             self._holders[key] = 0
         self._holders[key] += 1
         return provider
@@ -72,10 +76,12 @@ class UpstreamPool:
         await provider.stop()
 
     async def aclose(self) -> None:
-        """Stop everything."""
+        """Stop everything, including pre-spawned processes nobody adopted."""
         providers, self._providers, self._holders = list(self._providers.values()), {}, {}
         for provider in providers:
             await provider.stop()
+        if self.prespawned is not None:
+            self.prespawned.kill_unclaimed()
 
     def holders(self, provider: Any) -> int:
         return self._holders.get(spec_key(provider.spec), 0)

@@ -14,6 +14,7 @@ import anyio
 
 from meta_mcp.config import ServerSpec
 from meta_mcp.providers.builtin import META_TOOLS
+from meta_mcp.providers.process import Prespawned
 from meta_mcp.registry.pool import UpstreamPool
 from meta_mcp.registry.workspaces import DEFAULT, Workspaces
 from meta_mcp.services import Services
@@ -24,10 +25,12 @@ logger = logging.getLogger(__name__)
 
 
 @asynccontextmanager
-async def running_workspaces(settings: Settings, preload: list[ServerSpec]) -> AsyncIterator[Workspaces]:
+async def running_workspaces(settings: Settings, preload: list[ServerSpec], prespawned: Prespawned | None = None
+                             ) -> AsyncIterator[Workspaces]:
     """Workspaces with the meta tools; `preload` starts in the background in "default"; all stopped on exit."""
     async with anyio.create_task_group() as tg:
-        workspaces = Workspaces(settings, UpstreamPool(settings, tg), Services.from_settings(settings), META_TOOLS)
+        pool = UpstreamPool(settings, tg, prespawned)
+        workspaces = Workspaces(settings, pool, Services.from_settings(settings), META_TOOLS)
         workspaces.get(DEFAULT).preload(preload)
         try:
             yield workspaces
@@ -37,21 +40,21 @@ async def running_workspaces(settings: Settings, preload: list[ServerSpec]) -> A
             tg.cancel_scope.cancel()
 
 
-async def serve_stdio(settings: Settings, preload: list[ServerSpec]) -> None:
+async def serve_stdio(settings: Settings, preload: list[ServerSpec], prespawned: Prespawned | None = None) -> None:
     """Serve one client on stdin/stdout until stdin closes."""
     from meta_mcp.surface.stdio import answering_stdio_server
 
-    async with running_workspaces(settings, preload) as workspaces:
+    async with running_workspaces(settings, preload, prespawned) as workspaces:
         server = build_server(workspaces)
         async with answering_stdio_server() as (read, write):
             await server.run(read, write, server.create_initialization_options())
 
 
-async def serve_http(settings: Settings, preload: list[ServerSpec]) -> None:
+async def serve_http(settings: Settings, preload: list[ServerSpec], prespawned: Prespawned | None = None) -> None:
     """Serve streamable HTTP at `http://HOST:PORT/mcp` until interrupted."""
     import uvicorn
 
-    async with running_workspaces(settings, preload) as workspaces:
+    async with running_workspaces(settings, preload, prespawned) as workspaces:
         server = build_server(workspaces)
         app = server.streamable_http_app(host=settings.host)
         config = uvicorn.Config(

@@ -1,0 +1,169 @@
+"""stdio upstreams as child processes: spawning (possibly ahead of time) and the pipe transport.
+
+Why not the SDK's `stdio_client`: meta-mcp's cold start is its own import time plus the upstream's.
+To overlap the two, the CLI spawns configured stdio servers before it imports anything heavy
+(`prespawn`, stdlib only) and the provider later adopts the running process. That needs a transport
+over an existing `subprocess.Popen`, which the SDK does not offer; `pipe_transport` is that
+transport (newline-delimited JSON-RPC over the child's stdin/stdout, stderr inherited), used for
+every stdio upstream so there is one code path. Shutdown follows the spec: close stdin, wait,
+then SIGTERM and SIGKILL the child's process group.
+
+Example:
+    proc = spawn(["uvx", "mcp-server-time"], env={}, cwd=None)
+    async with pipe_transport(proc) as (read, write):
+        ...
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+INHERITED_ENV = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "LC_ALL", "TMPDIR")
+"""Variables a child inherits from meta-mcp's environment; everything else comes from its spec's `env`.
+
+The same safe set as the SDK's `get_default_environment` (plus locale and TMPDIR): secrets in
+meta-mcp's own environment do not leak into every server it starts."""
+
+_LINE_LIMIT = 64 * 1024 * 1024
+"""Longest JSON-RPC line accepted from an upstream (large tool results arrive on one line)."""
+
+_EXIT_GRACE = 2.0
+
+
+def child_env(env: Mapping[str, str] | None) -> dict[str, str]:
+    """The environment of a stdio upstream: the safe inherited set, then its own `env`."""
+    base = {k: v for k in INHERITED_ENV if (v := os.environ.get(k)) is not None and not v.startswith("()")}
+    return base | dict(env or {})
+
+
+def spawn(argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None) -> subprocess.Popen[bytes]:
+    """Start a stdio upstream in its own process group, stderr going to ours (never to stdout)."""
+    return subprocess.Popen(
+        list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=sys.stderr.fileno(),
+        env=child_env(env), cwd=cwd or None, start_new_session=True, bufsize=0,
+    )
+
+
+class Prespawned:
+    """Processes started before the event loop, claimed once by the provider whose launch matches."""
+
+    def __init__(self) -> None:
+        self._procs: dict[tuple[Any, ...], subprocess.Popen[bytes]] = {}
+
+    @staticmethod
+    def key(command: str, args: Sequence[str], env: Mapping[str, str] | None, cwd: str | None) -> tuple[Any, ...]:
+        return (command, tuple(args), tuple(sorted((env or {}).items())), cwd or None)
+
+    def start(self, command: str, args: Sequence[str], env: Mapping[str, str] | None, cwd: str | None) -> None:
+        key = self.key(command, args, env, cwd)
+        if key in self._procs:
+            return
+        try:
+            self._procs[key] = spawn([command, *args], env, cwd)
+        except OSError:
+            pass  # the provider spawns again and reports the error with the server's name
+
+    def claim(self, key: tuple[Any, ...]) -> subprocess.Popen[bytes] | None:
+        """The still-running process for `key`, handed over once; None if there is none."""
+        proc = self._procs.pop(key, None)
+        if proc is not None and proc.poll() is not None:
+            return None
+        return proc
+
+    def kill_unclaimed(self) -> None:
+        for proc in self._procs.values():
+            _signal_group(proc, signal.SIGKILL)
+        self._procs.clear()
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+@asynccontextmanager
+async def pipe_transport(proc: subprocess.Popen[bytes]) -> AsyncIterator[tuple[Any, Any]]:
+    """Client transport streams over a child's stdin/stdout; stops the child on exit."""
+    import asyncio
+
+    import anyio
+    import mcp_types as types
+    from mcp.shared.message import SessionMessage
+
+    assert proc.stdin is not None and proc.stdout is not None
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=_LINE_LIMIT)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), proc.stdout)
+    write_transport, write_protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, proc.stdin)
+    writer = asyncio.StreamWriter(write_transport, write_protocol, None, loop)
+
+    read_send, read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+    write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](0)
+
+    async def read_lines() -> None:
+        async with read_send:
+            while True:
+                try:
+                    line = await reader.readline()
+                except (ValueError, asyncio.LimitOverrunError) as exc:  # a line past the limit
+                    await read_send.send(exc)
+                    return
+                if not line:
+                    return  # EOF: the process exited or closed stdout
+                if not line.strip():
+                    continue
+                try:
+                    item: SessionMessage | Exception = SessionMessage(
+                        types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+                    )
+                except ValueError as exc:
+                    item = exc
+                try:
+                    await read_send.send(item)
+                except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                    return
+
+    async def write_lines() -> None:
+        async with write_recv:
+            async for message in write_recv:
+                data = message.message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
+                try:
+                    writer.write(data)
+                    await writer.drain()
+                except (ConnectionError, OSError):
+                    await read_send.aclose()
+                    return
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(read_lines)
+        tg.start_soon(write_lines)
+        try:
+            yield read_recv, write_send
+        finally:
+            with anyio.CancelScope(shield=True):
+                await write_send.aclose()
+                writer.close()
+                await _stop(proc)
+            tg.cancel_scope.cancel()
+            write_transport.close()
+
+
+async def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Close stdin, give the child a moment, then SIGTERM and SIGKILL its process group."""
+    import anyio
+
+    for sig in (None, signal.SIGTERM, signal.SIGKILL):
+        if sig is not None:
+            _signal_group(proc, sig)
+        with anyio.move_on_after(_EXIT_GRACE):
+            while proc.poll() is None:
+                await anyio.sleep(0.02)  # Popen offers no awaitable exit; polling is bounded
+        if proc.poll() is not None:
+            break
+    _signal_group(proc, signal.SIGKILL)  # children the server left behind in its group

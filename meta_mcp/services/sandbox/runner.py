@@ -1,0 +1,339 @@
+"""Running one piece of code in a fresh, locked-down Deno process, under hard limits.
+
+`Sandbox.run(code, table, call_tool, limits)` promises:
+
+- the code never runs if it imports or re-exports a module (see `source.find_import`);
+- a fresh process per run, in a fresh temporary directory that is also its `DENO_DIR` and is deleted
+  afterwards: nothing persists between runs — not even localStorage or the Cache API, which Deno
+  writes into `DENO_DIR` despite `--deny-write`;
+- Deno runs with every permission denied (`--deny-net --deny-read --deny-write --deny-env
+  --deny-run --deny-ffi --deny-sys --deny-import --no-remote --no-npm --no-prompt`), no config or
+  lock file, code generation from strings disabled (no eval / Function), an import map that sends
+  every `file:` URL except the run's own three modules to a path that does not exist, and a minimal
+  environment;
+- limits, each named in the error when hit: wall time (`timeout_s`, the process group is killed),
+  memory (V8's `--max-old-space-size` for the heap and `RLIMIT_DATA` for everything else,
+  ArrayBuffers included; core dumps off), output (console output and the result are each capped at
+  `max_output_bytes`), tool calls (`max_tool_calls`, counted here, not in the sandbox);
+- every tool call is resolved through the run's `ToolTable` and made with `call_tool` — the
+  caller's function, which must go through the registry's one call path; nothing else is reachable;
+- at most `max_concurrent` runs at once per `Sandbox`; a run waits (at most its timeout) for a slot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import anyio
+from anyio.abc import ByteReceiveStream, Process
+
+from meta_mcp.services.sandbox import bridge
+from meta_mcp.services.sandbox.names import ToolBinding, ToolTable
+from meta_mcp.services.sandbox.source import find_import
+
+PRELUDE = Path(__file__).with_name("prelude.ts")
+BLOCKED_IMPORTS = "file:///meta-mcp-sandbox/imports-are-not-allowed/"
+STDERR_KEEP = 64 * 1024
+_CLEANER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-cleanup")
+"""Deletes finished runs' directories off the request path."""
+DENO_PERMISSIONS = (
+    "--no-prompt", "--no-remote", "--no-npm", "--no-config", "--no-lock", "--no-code-cache", "--quiet",
+    "--deny-net", "--deny-read", "--deny-write", "--deny-env", "--deny-run", "--deny-ffi", "--deny-sys",
+    "--deny-import",
+)
+MAIN_TS = """\
+import { start } from "{prelude}";
+const finish = await start();
+await finish(() => import("./{user}"));
+"""
+_MEMORY_ERRORS = re.compile(
+    r"Array buffer allocation failed|Invalid array buffer length|Unable to grow instance memory|out of memory",
+    re.IGNORECASE,
+)
+
+ToolCaller = Callable[[ToolBinding, dict[str, Any]], Awaitable[dict[str, Any]]]
+"""Makes one tool call for the sandbox: returns the `CallToolResult` wire dict or raises."""
+
+LimitName = Literal["time", "memory", "output", "tool_calls"]
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxLimits:
+    """The limits of one run (defaults are the settings' defaults)."""
+
+    timeout_s: float = 30.0
+    heap_mb: int = 128
+    data_mb: int = 1024
+    max_output_bytes: int = 100_000
+    max_tool_calls: int = 100
+
+
+@dataclass
+class RunResult:
+    """How a run ended. `ok`: `value` is the default export; otherwise `error` says why (and `limit` which)."""
+
+    ok: bool
+    value: Any = None
+    console: str = ""
+    tool_calls: int = 0
+    duration_ms: float = 0.0
+    error: str | None = None
+    error_kind: Literal["code", "limit", "denied", "sandbox"] | None = None
+    limit: LimitName | None = None
+
+
+def find_deno() -> str:
+    """The Deno binary shipped by the PyPI `deno` package."""
+    import deno  # the PyPI package: a wheel with the binary inside, nothing downloaded at run time
+
+    return str(deno.find_deno_bin())
+
+
+class Sandbox:
+    """Runs code in Deno processes (see the module docstring); one per meta-mcp process."""
+
+    def __init__(self, deno: str | None = None, max_concurrent: int = 4) -> None:
+        self.deno = deno or find_deno()
+        self._slots = anyio.Semaphore(max_concurrent)
+
+    async def run(self, code: str, table: ToolTable, call_tool: ToolCaller, limits: SandboxLimits, *,
+                  javascript: bool = False) -> RunResult:
+        """Run `code` (a TypeScript module, or JavaScript) and report how it ended; never raises for the code's faults."""
+        started = time.perf_counter()
+        problem = find_import(code)
+        if problem is not None:
+            return RunResult(False, error=f"imports are not available in run_code ({problem}). Tools are the global "
+                             "`tools`; everything else must be in the code itself. (If 'import' is only text, "
+                             "build the string instead, e.g. 'imp' + 'ort'.)", error_kind="denied")
+        with anyio.move_on_after(limits.timeout_s) as waiting:
+            await self._slots.acquire()
+        if waiting.cancelled_caught:
+            return RunResult(False, error=f"time limit exceeded: no sandbox slot became free within timeout_s="
+                             f"{limits.timeout_s:g} s (sandbox_max_concurrent runs at once)",
+                             error_kind="limit", limit="time")
+        workdir = Path(tempfile.mkdtemp(prefix="meta-mcp-run-"))
+        try:
+            user = workdir / ("user.js" if javascript else "user.ts")
+            result = await _Run(self.deno, workdir, user, code, table, call_tool, limits).execute()
+        finally:
+            self._slots.release()
+            _CLEANER.submit(shutil.rmtree, workdir, True)
+        result.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        return result
+
+
+@dataclass
+class _Run:
+    deno: str
+    workdir: Path
+    user: Path
+    code: str
+    table: ToolTable
+    call_tool: ToolCaller
+    limits: SandboxLimits
+    nonce: str = field(default_factory=lambda: secrets.token_hex(bridge.NONCE_BYTES))
+    console: list[str] = field(default_factory=list)
+    output_bytes: int = 0
+    calls: int = 0
+    stderr: bytearray = field(default_factory=bytearray)
+    outcome: RunResult | None = None
+
+    def _argv(self) -> list[str]:
+        self.user.write_text(self.code)
+        main = MAIN_TS.replace("{prelude}", PRELUDE.as_uri()).replace("{user}", self.user.name)
+        (self.workdir / "main.ts").write_text(main)
+        own = [PRELUDE.as_uri(), (self.workdir / "main.ts").as_uri(), self.user.as_uri()]
+        import_map = {"imports": {"file:///": BLOCKED_IMPORTS, **{url: url for url in own}}}
+        (self.workdir / "import_map.json").write_text(json.dumps(import_map))
+        v8 = f"--v8-flags=--max-old-space-size={self.limits.heap_mb},--disallow-code-generation-from-strings"
+        deno = [self.deno, "run", *DENO_PERMISSIONS, f"--import-map={self.workdir / 'import_map.json'}", v8, "main.ts"]
+        # RLIMIT_DATA caps what V8's heap flag does not (ArrayBuffers, wasm memory); never RLIMIT_AS.
+        limit = 'ulimit -d "$1" && ulimit -c 0 && shift && exec "$@"'
+        return ["/bin/sh", "-c", limit, "meta-mcp-sandbox", str(self.limits.data_mb * 1024), *deno]
+
+    def _env(self) -> dict[str, str]:
+        return {"DENO_DIR": str(self.workdir / ".deno"), "HOME": str(self.workdir), "PATH": os.defpath,
+                "DENO_NO_UPDATE_CHECK": "1", "DENO_NO_PROMPT": "1", "NO_COLOR": "1"}
+
+    async def execute(self) -> RunResult:
+        process = await anyio.open_process(self._argv(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                           stderr=subprocess.PIPE, cwd=self.workdir, env=self._env(),
+                                           start_new_session=True)
+        self._send_lock = anyio.Lock()
+        self._process = process
+        try:
+            with anyio.move_on_after(self.limits.timeout_s) as deadline:
+                async with anyio.create_task_group() as tg:
+                    self._tg = tg
+                    tg.start_soon(self._read_stderr, process.stderr)
+                    await self._send(bridge.init_line(self.nonce, self.table.manifest()))
+                    await self._read_stdout(process.stdout)
+                    if self.outcome is None:  # stdout ended without a result: let the process finish
+                        with anyio.move_on_after(2):
+                            await process.wait()
+                    tg.cancel_scope.cancel()
+            if deadline.cancelled_caught and self.outcome is None:
+                self._stop("time", f"time limit exceeded: the code was still running after timeout_s="
+                           f"{self.limits.timeout_s:g} s")
+        finally:
+            with anyio.CancelScope(shield=True):
+                _kill_group(process)
+                await process.wait()
+                await process.aclose()
+        return self.outcome or self._exit_outcome(process.returncode)
+
+    # -- reading the process ------------------------------------------------------------------------
+
+    async def _read_stdout(self, stream: ByteReceiveStream | None) -> None:
+        assert stream is not None
+        framing = bridge.Framing(self.nonce, max_line=max(4 * self.limits.max_output_bytes, 4 << 20))
+        while self.outcome is None:
+            try:
+                chunk = await stream.receive(65536)
+            except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+                rest = framing.rest()
+                if rest:
+                    self._output(rest.decode(errors="replace"))
+                return
+            try:
+                items = framing.feed(chunk)
+            except bridge.LineTooLong as exc:
+                self._stop("output", f"output limit exceeded: one message of more than {exc.args[0]} bytes "
+                           f"(sandbox_max_output_bytes={self.limits.max_output_bytes})")
+                return
+            except bridge.ProtocolError as exc:
+                self.outcome = RunResult(False, error=f"sandbox protocol error: {exc}", error_kind="sandbox")
+                return
+            for item in items:
+                if self.outcome is not None:
+                    return
+                if isinstance(item, bytes):
+                    self._output(item.decode(errors="replace"))
+                elif isinstance(item, bridge.Output):
+                    self._output(item.text)
+                elif isinstance(item, bridge.Call):
+                    self._call(item)
+                else:
+                    self._done(item)
+
+    async def _read_stderr(self, stream: ByteReceiveStream | None) -> None:
+        assert stream is not None
+        try:
+            async for chunk in stream:
+                if len(self.stderr) < STDERR_KEEP:
+                    self.stderr += chunk[: STDERR_KEEP - len(self.stderr)]
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
+
+    def _output(self, text: str) -> None:
+        size = len(text.encode())
+        room = self.limits.max_output_bytes - self.output_bytes
+        if size > room:
+            self.console.append(text.encode()[: max(room, 0)].decode(errors="ignore"))
+            self._stop("output", f"output limit exceeded: more than {self.limits.max_output_bytes} bytes of console "
+                       "output (sandbox_max_output_bytes)")
+            return
+        self.output_bytes += size
+        self.console.append(text)
+
+    # -- tool calls ---------------------------------------------------------------------------------
+
+    def _call(self, call: bridge.Call) -> None:
+        self.calls += 1
+        if self.calls > self.limits.max_tool_calls:
+            self._stop("tool_calls", f"tool call limit exceeded: the code made more than {self.limits.max_tool_calls}"
+                       " tool calls (sandbox_max_tool_calls)")
+            return
+        binding = self.table.lookup(call.server, call.tool)
+        if binding is None:
+            self._tg.start_soon(self._send, bridge.reply_line(
+                call.id, error=f"tools.{call.server}.{call.tool} is not available to this run"))
+            return
+        self._tg.start_soon(self._serve_call, call, binding)
+
+    async def _serve_call(self, call: bridge.Call, binding: ToolBinding) -> None:
+        try:
+            value = bridge.tool_value(await self.call_tool(binding, call.args))
+            line = bridge.reply_line(call.id, value=value)
+        except bridge.ToolCallFailed as exc:
+            line = bridge.reply_line(call.id, error=str(exc))
+        except Exception as exc:  # whatever the call path raised is the code's error to handle, not ours
+            line = bridge.reply_line(call.id, error=str(exc) or type(exc).__name__)
+        await self._send(line)
+
+    async def _send(self, line: bytes) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        try:
+            async with self._send_lock:
+                await stdin.send(line)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+            pass  # the process is gone; its exit is reported by the reader
+
+    # -- outcomes -----------------------------------------------------------------------------------
+
+    def _stop(self, limit: LimitName, message: str) -> None:
+        self.outcome = RunResult(False, console="".join(self.console), tool_calls=self.calls, error=message,
+                                 error_kind="limit", limit=limit)
+        self._tg.cancel_scope.cancel()
+
+    def _done(self, done: bridge.Done) -> None:
+        console = "".join(self.console)
+        if done.ok:
+            size = len(json.dumps(done.value, ensure_ascii=False).encode())
+            if size > self.limits.max_output_bytes:
+                self._stop("output", f"output limit exceeded: the result is {size} bytes, more than "
+                           f"sandbox_max_output_bytes={self.limits.max_output_bytes}")
+                return
+            self.outcome = RunResult(True, value=done.value, console=console, tool_calls=self.calls)
+            return
+        error = done.error or {}
+        text = self._clean(error.get("stack") or "") or f"{error.get('name')}: {error.get('message')}"
+        if _MEMORY_ERRORS.search(error.get("message") or ""):
+            self.outcome = RunResult(False, console=console, tool_calls=self.calls, error_kind="limit", limit="memory",
+                                     error=f"memory limit exceeded: {error.get('message')} (sandbox_data_mb="
+                                     f"{self.limits.data_mb} MB for ArrayBuffers and other memory outside the heap)")
+            return
+        self.outcome = RunResult(False, console=console, tool_calls=self.calls, error=text, error_kind="code")
+
+    def _exit_outcome(self, returncode: int | None) -> RunResult:
+        """Why the process ended without sending a result: memory, a compile error, or something else."""
+        console = "".join(self.console)
+        stderr = self._clean(self.stderr.decode(errors="replace")).strip()
+        signals = {-signal.SIGTRAP, -signal.SIGABRT, -signal.SIGSEGV, -signal.SIGBUS}
+        if _MEMORY_ERRORS.search(stderr) or "memory allocation of" in stderr or returncode in signals:
+            return RunResult(False, console=console, tool_calls=self.calls, error_kind="limit", limit="memory",
+                             error=f"memory limit exceeded: the process ran out of memory (sandbox_heap_mb="
+                             f"{self.limits.heap_mb} MB of JavaScript heap, sandbox_data_mb={self.limits.data_mb} MB"
+                             " in all) and was stopped")
+        if stderr:
+            return RunResult(False, console=console, tool_calls=self.calls, error=stderr[:4000], error_kind="code")
+        return RunResult(False, console=console, tool_calls=self.calls, error_kind="sandbox",
+                         error=f"the sandbox process exited (status {returncode}) before the code finished")
+
+    def _clean(self, text: str) -> str:
+        """Error text without the run's temporary paths."""
+        for path, name in ((self.user, self.user.name), (self.workdir / "main.ts", "main.ts"),
+                           (PRELUDE, "prelude.ts")):
+            text = text.replace(path.as_uri(), name).replace(str(path), name)
+        return text.replace(str(self.workdir), ".")
+
+
+def _kill_group(process: Process) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
