@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,6 +134,27 @@ def find_descendant(pid: int, needle: str) -> int | None:
     return None
 
 
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """user+system CPU time of one process (not its children), from /proc/PID/stat."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def cpu_snapshot(side: Side) -> dict[str, float | None]:
+    snap = {role: cpu_seconds(pid) for role, pid in side.server_pids().items()}
+    snap["client"] = time.process_time()
+    return snap
+
+
 def check_echo(result: Any, text: str) -> None:
     if result.is_error or not result.content or getattr(result.content[0], "text", None) != text:
         raise RuntimeError(f"bad echo result for {text!r}: {result!r}")
@@ -152,7 +174,8 @@ class Side:
     open_client: Callable[[], Client]
     # cold start: spawn a fresh server, return (client factory, cleanup)
     spawn_cold: Callable[[], Awaitable[tuple[Client, Callable[[], None]]]]
-    pid: Callable[[], int | None] = lambda: None
+    pid: Callable[[], int | None] = lambda: None  # the meta-mcp process (for py-spy)
+    server_pids: Callable[[], dict[str, int | None]] = dict  # role -> pid, for CPU accounting
     protocol_version: str | None = None
 
 
@@ -212,6 +235,9 @@ def make_stdio_sides(ctx: Ctx) -> list[Side]:
         return direct_client(), lambda: None
 
     sides = [Side("direct", "stdio", "echo", direct_client, direct_cold)]
+    sides[0].server_pids = lambda: {  # the echo that is our own child (meta-mcp's echo is its grandchild)
+        "echo": next((p for p in child_pids(os.getpid()) if "echo.py" in cmdline(p)), None)
+    }
     if a.direct_only:
         return sides
 
@@ -226,6 +252,12 @@ def make_stdio_sides(ctx: Ctx) -> list[Side]:
 
     side = Side("meta-mcp", "stdio", proxied_tool(a), proxy_client, proxy_cold)
     side.pid = lambda: find_descendant(os.getpid(), "serve --config")
+
+    def proxy_pids() -> dict[str, int | None]:
+        meta = side.pid()
+        return {"meta-mcp": meta, "echo": find_descendant(meta, "echo.py") if meta else None}
+
+    side.server_pids = proxy_pids
     sides.append(side)
     return sides
 
@@ -253,6 +285,7 @@ async def make_http_sides(ctx: Ctx) -> list[Side]:
         return Client(f"http://127.0.0.1:{port}/mcp", mode=mode, cache=None), lambda: stop_process(proc)
 
     sides = [Side("direct", "http", "echo", direct_client, direct_cold)]
+    sides[0].server_pids = lambda: {"echo": echo_proc.pid}
     if a.direct_only:
         return sides
 
@@ -278,6 +311,8 @@ async def make_http_sides(ctx: Ctx) -> list[Side]:
 
     side = Side("meta-mcp", "http", proxied_tool(a), proxy_client, proxy_cold)
     side.pid = lambda: meta_proc.pid
+    side.server_pids = lambda: {"meta-mcp": meta_proc.pid, "echo": echo_proc.pid}
+    sides[0].server_pids = lambda: {"echo": echo_proc.pid}
     sides.append(side)
     return sides
 
@@ -357,7 +392,7 @@ async def one_call(client: Client, tool: str, text: str, errors: Errors) -> floa
         r = await client.call_tool(tool, {"text": text})
         dt = time.perf_counter_ns() - t0
         check_echo(r, text)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failed call is counted, not fatal
         errors.add(exc)
         return None
     return dt / 1e6
@@ -414,7 +449,9 @@ async def measure_latency(sides: list[Side], clients: dict[str, Client], a: argp
     for label, r in res.items():
         r["errors"] = errors[label].count
         xs = r["samples_ms"]
-        r.update(n=len(xs), p50=percentile(xs, 50), p90=percentile(xs, 90), p99=percentile(xs, 99), mean=statistics.fmean(xs))
+        r.update(
+            n=len(xs), p50=percentile(xs, 50), p90=percentile(xs, 90), p99=percentile(xs, 99), mean=statistics.fmean(xs)
+        )
         del r["samples_ms"]
     return res
 
@@ -422,13 +459,14 @@ async def measure_latency(sides: list[Side], clients: dict[str, Client], a: argp
 async def measure_load(
     sides: list[Side], clients: dict[str, Client], a: argparse.Namespace, conc: int, profiler: Profiler | None
 ) -> dict[str, Any]:
-    res: dict[str, Any] = {s.label: {"elapsed": 0.0, "calls": 0, "lat": [], "rounds_cps": []} for s in sides}
+    res: dict[str, Any] = {s.label: {"elapsed": 0.0, "calls": 0, "lat": [], "rounds_cps": [], "cpu": {}} for s in sides}
     errors = {s.label: Errors() for s in sides}
     for s in sides:  # warm the connection pool at this concurrency
         await load_calls(clients[s.label], s.tool, conc, conc * 4, f"lw{conc}", errors[s.label])
     for rnd in range(a.load_rounds):
         for s in ab_order(sides, rnd):
             prof = profiler.start(s, conc) if profiler and rnd == 0 and s.label == "meta-mcp" else None
+            before = cpu_snapshot(s)
             try:
                 elapsed, lat = await load_calls(
                     clients[s.label], s.tool, conc, a.load_calls, f"l{conc}-{rnd}", errors[s.label]
@@ -436,7 +474,11 @@ async def measure_load(
             finally:
                 if prof is not None:
                     prof.stop()
+            after = cpu_snapshot(s)
             r = res[s.label]
+            for role, v in after.items():
+                if v is not None and before.get(role) is not None:
+                    r["cpu"][role] = r["cpu"].get(role, 0.0) + v - before[role]  # type: ignore[operator]
             r["elapsed"] += elapsed
             r["calls"] += len(lat)
             r["lat"] += lat
@@ -450,6 +492,8 @@ async def measure_load(
             "p50": percentile(r["lat"], 50),
             "p99": percentile(r["lat"], 99),
             "errors": errors[label].count,
+            # CPU milliseconds per call, per process (client = this benchmark process)
+            "cpu_ms_per_call": {role: 1000 * v / max(1, r["calls"]) for role, v in r["cpu"].items()},
         }
     return out
 
@@ -459,9 +503,10 @@ async def measure_load(
 
 
 class Profiler:
-    def __init__(self, outdir: Path, rate: int) -> None:
+    def __init__(self, outdir: Path, rate: int, extra: list[str]) -> None:
         self.outdir = outdir
         self.rate = rate
+        self.extra = extra
         outdir.mkdir(parents=True, exist_ok=True)
 
     def start(self, side: Side, conc: int) -> _Recording | None:
@@ -471,10 +516,18 @@ class Profiler:
             return None
         base = self.outdir / f"meta-mcp-{side.transport}-c{conc}"
         spy = Path(sys.executable).parent / "py-spy"
-        argv = [str(spy) if spy.exists() else "py-spy", "record", "--pid", str(pid), "--rate", str(self.rate), "--nonblocking"]
+        argv = [
+            str(spy) if spy.exists() else "py-spy",
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            str(self.rate),
+            "--nonblocking",
+        ]
         procs = [
             subprocess.Popen(
-                [*argv, "--format", "raw", "--output", f"{base}.folded"],
+                [*argv, *self.extra, "--format", "raw", "--output", f"{base}.folded"],
                 stdout=subprocess.DEVNULL,
                 stderr=open(f"{base}.py-spy.log", "w"),  # noqa: SIM115
             )
@@ -496,6 +549,55 @@ class _Recording:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def summarize_folded(path: str, top: int = 25) -> None:
+    """Print self time by package and by function, and inclusive time, from py-spy raw (folded) output."""
+    import collections
+    import re
+
+    frame_re = re.compile(r"^(.*) \((.*?)(?::\d+)?\)$")
+
+    def where(frame: str) -> tuple[str, str]:
+        m = frame_re.match(frame)
+        if not m:
+            return frame, frame
+        fn, file = m.group(1), m.group(2)
+        file = file.split("site-packages/")[-1]
+        file = re.sub(r"^.*/lib/python3\.\d+/", "", file)
+        file = re.sub(r"^.*/(meta_mcp|tests|bench)/", r"\1/", file)
+        pkg = file.split("/")[0].removesuffix(".py")
+        return f"{fn} ({file})", pkg
+
+    self_fn: collections.Counter[str] = collections.Counter()
+    self_pkg: collections.Counter[str] = collections.Counter()
+    incl: collections.Counter[str] = collections.Counter()
+    total = 0
+    with open(path) as f:
+        for line in f:
+            stack, _, count = line.rstrip("\n").rpartition(" ")
+            if not count.isdigit():
+                continue
+            n = int(count)
+            frames = [where(x) for x in stack.split(";") if not x.startswith(("thread ", "process "))]
+            if not frames:
+                continue
+            total += n
+            self_fn[frames[-1][0]] += n
+            self_pkg[frames[-1][1]] += n
+            for name in {fr[0] for fr in frames}:
+                incl[name] += n
+    if not total:
+        print(f"{path}: no samples")
+        return
+    for title, counter, k in (
+        ("self time by package", self_pkg, top),
+        ("self time by function", self_fn, top),
+        ("inclusive time by function", incl, top * 2),
+    ):
+        print(f"== {title} ({total} samples, {path})")
+        for name, v in counter.most_common(k):
+            print(f"{100 * v / total:5.1f}%  {name}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -530,13 +632,21 @@ def render(rows: list[Row]) -> str:
         rel = ok = ""
         if r.direct and r.proxied is not None:
             v = r.proxied / r.direct
-            rel = f"{v * 100:.0f}%" if r.kind == "pct" else f"{v:.2f}x"
+            rel = f"{v * 100:.1f}%" if r.kind == "pct" else f"{v:.2f}x"
             if r.ok is not None:
                 ok = "ok" if r.ok(v) else "MISS"
         if r.errors:
             ok = f"{ok} ({r.errors} failed calls)".strip()
         table.append(
-            [r.transport, f"{r.metric} ({r.unit})", fmt_num(r.direct, r.unit), fmt_num(r.proxied, r.unit), rel, r.target, ok]
+            [
+                r.transport,
+                f"{r.metric} ({r.unit})",
+                fmt_num(r.direct, r.unit),
+                fmt_num(r.proxied, r.unit),
+                rel,
+                r.target,
+                ok,
+            ]
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     lines = []
@@ -561,21 +671,58 @@ def rows_for(transport: str, res: dict[str, Any], concs: list[int]) -> list[Row]
         return int((g(*path, "direct", "errors") or 0) + (g(*path, "meta-mcp", "errors") or 0))
 
     rows = [
-        Row(transport, "cold start, median", g("cold", "direct", "median_ms"), g("cold", "meta-mcp", "median_ms"),
-            "ratio", "ms", f"<= {TARGET_COLD}x", lambda v: v <= TARGET_COLD),
-        Row(transport, "cold start, min", g("cold", "direct", "min_ms"), g("cold", "meta-mcp", "min_ms"), "ratio", "ms"),
-        Row(transport, "call p50", g("latency", "direct", "p50"), g("latency", "meta-mcp", "p50"),
-            "ratio", "ms", f"<= {TARGET_P50}x", lambda v: v <= TARGET_P50, errs("latency")),
+        Row(
+            transport,
+            "cold start, median",
+            g("cold", "direct", "median_ms"),
+            g("cold", "meta-mcp", "median_ms"),
+            "ratio",
+            "ms",
+            f"<= {TARGET_COLD}x",
+            lambda v: v <= TARGET_COLD,
+        ),
+        Row(
+            transport, "cold start, min", g("cold", "direct", "min_ms"), g("cold", "meta-mcp", "min_ms"), "ratio", "ms"
+        ),
+        Row(
+            transport,
+            "call p50",
+            g("latency", "direct", "p50"),
+            g("latency", "meta-mcp", "p50"),
+            "ratio",
+            "ms",
+            f"<= {TARGET_P50}x",
+            lambda v: v <= TARGET_P50,
+            errs("latency"),
+        ),
         Row(transport, "call p90", g("latency", "direct", "p90"), g("latency", "meta-mcp", "p90"), "ratio", "ms"),
         Row(transport, "call p99", g("latency", "direct", "p99"), g("latency", "meta-mcp", "p99"), "ratio", "ms"),
     ]
     for c in concs:
         k = f"c{c}"
-        rows.append(Row(transport, f"throughput c={c}", g("load", k, "direct", "cps"), g("load", k, "meta-mcp", "cps"),
-                        "pct", "calls/s", f">= {TARGET_THROUGHPUT:.0%}", lambda v: v >= TARGET_THROUGHPUT,
-                        errs("load", k)))
-        rows.append(Row(transport, f"p99 under load c={c}", g("load", k, "direct", "p99"), g("load", k, "meta-mcp", "p99"),
-                        "ratio", "ms"))
+        rows.append(
+            Row(
+                transport,
+                f"throughput c={c}",
+                g("load", k, "direct", "cps"),
+                g("load", k, "meta-mcp", "cps"),
+                "pct",
+                "calls/s",
+                f">= {TARGET_THROUGHPUT:.0%}",
+                lambda v: v >= TARGET_THROUGHPUT,
+                errs("load", k),
+            )
+        )
+        rows.append(
+            Row(
+                transport,
+                f"p99 under load c={c}",
+                g("load", k, "direct", "p99"),
+                g("load", k, "meta-mcp", "p99"),
+                "ratio",
+                "ms",
+            )
+        )
     return rows
 
 
@@ -624,12 +771,13 @@ def describe_machine() -> dict[str, Any]:
         from importlib.metadata import version
 
         mcp_version = version("mcp")
-    except Exception:  # pragma: no cover - informational only
+    except Exception:  # noqa: BLE001 - informational only
         mcp_version = "?"
     commit = ""
-    with contextlib.suppress(Exception):
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                                timeout=5).stdout.strip()
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], check=False, cwd=REPO, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
     return {
         "loadavg": loadavg(),
         "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -645,33 +793,49 @@ def describe_machine() -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="echo upstream direct vs. through meta-mcp (stdio and streamable HTTP)")
-    p.add_argument("--mode", choices=["legacy", "auto"], default="legacy",
-                   help="client protocol: legacy = 2025-11-25 initialize handshake (default), auto = modern discover")
+    p.add_argument(
+        "--mode",
+        choices=["legacy", "auto"],
+        default="legacy",
+        help="client protocol: legacy = 2025-11-25 initialize handshake (default), auto = modern discover",
+    )
     p.add_argument("--transport", choices=["stdio", "http", "both"], default="both")
     p.add_argument("--quick", action="store_true", help="small iteration counts (finishes in under a minute)")
     p.add_argument("--cold-reps", type=int, help="cold starts per side (default 10, quick 3)")
-    p.add_argument("--warmup", type=int, help="sequential warm-up calls per side (default 200, quick 50)")
-    p.add_argument("--latency-calls", type=int, help="measured sequential calls per side (default 2000, quick 300)")
+    p.add_argument("--warmup", type=int, help="sequential warm-up calls per side (default 200, quick 30)")
+    p.add_argument("--latency-calls", type=int, help="measured sequential calls per side (default 2000, quick 200)")
     p.add_argument("--latency-block", type=int, default=100, help="calls per alternating A/B block")
-    p.add_argument("--load-calls", type=int, help="calls per side per round per concurrency (default 2000, quick 400)")
+    p.add_argument("--load-calls", type=int, help="calls per side per round per concurrency (default 2000, quick 300)")
     p.add_argument("--load-rounds", type=int, help="alternating rounds per concurrency (default 3, quick 1)")
     p.add_argument("--concurrency", default="8,50", help="comma-separated concurrent callers (default 8,50)")
-    p.add_argument("--prefix", default=None,
-                   help='tool prefix for the echo server in meta-mcp (default: server name -> "echo__echo"; "" -> "echo")')
+    p.add_argument(
+        "--prefix",
+        default=None,
+        help='tool prefix for the echo server in meta-mcp (default: server name -> "echo__echo"; "" -> "echo")',
+    )
     p.add_argument("--python", default=sys.executable, help="interpreter for the echo upstream")
     p.add_argument("--meta-mcp", default=str(Path(sys.executable).parent / "meta-mcp"), help="meta-mcp executable")
     p.add_argument("--direct-only", action="store_true", help="measure only the direct side (no meta-mcp)")
     p.add_argument("--json", metavar="FILE", help="also write all results as JSON")
-    p.add_argument("--py-spy", metavar="DIR",
-                   help="record meta-mcp with py-spy (raw folded stacks) during the first proxied load round")
-    p.add_argument("--py-spy-rate", type=int, default=250)
+    p.add_argument("--summarize", metavar="FOLDED", help="(alone) summarise py-spy folded files and exit")
+    p.add_argument(
+        "--py-spy",
+        metavar="DIR",
+        help="record meta-mcp with py-spy (raw folded stacks) during the first proxied load round",
+    )
+    p.add_argument("--py-spy-rate", type=int, default=250, help="py-spy samples per second")
+    p.add_argument(
+        "--py-spy-args",
+        default="--threads",
+        help='extra py-spy record arguments (default "--threads"; add "--gil" for CPU-only samples)',
+    )
     a = p.parse_args(argv)
     quick = a.quick
     defaults = {
         "cold_reps": (10, 3),
-        "warmup": (200, 50),
-        "latency_calls": (2000, 300),
-        "load_calls": (2000, 400),
+        "warmup": (200, 30),
+        "latency_calls": (2000, 200),
+        "load_calls": (2000, 300),
         "load_rounds": (3, 1),
     }
     for k, (full, q) in defaults.items():
@@ -688,7 +852,7 @@ async def amain(a: argparse.Namespace) -> int:
     ctx = Ctx(a, logdir)
     machine = describe_machine()
     transports = ["stdio", "http"] if a.transport == "both" else [a.transport]
-    profiler = Profiler(Path(a.py_spy), a.py_spy_rate) if a.py_spy else None
+    profiler = Profiler(Path(a.py_spy), a.py_spy_rate, a.py_spy_args.split()) if a.py_spy else None
     print(f"meta-mcp proxy benchmark  mode={a.mode}  transports={','.join(transports)}  logs={logdir}", file=sys.stderr)
     results: dict[str, Any] = {}
     failed = False
@@ -697,9 +861,13 @@ async def amain(a: argparse.Namespace) -> int:
         for tr in transports:
             try:
                 results[tr] = await run_transport(ctx, tr, profiler)
-            except Exception as e:  # report what we have; keep the other transport's figures
+            except Exception as e:  # noqa: BLE001 - report what we have; keep the other transport's figures
                 failed = True
-                print(f"  [{tr}] FAILED: {type(e).__name__}: {e}", file=sys.stderr)
+                leaf: BaseException = e
+                while isinstance(leaf, BaseExceptionGroup) and leaf.exceptions:
+                    leaf = leaf.exceptions[0]
+                print(f"  [{tr}] FAILED: {type(leaf).__name__}: {leaf}", file=sys.stderr)
+                traceback.print_exception(leaf, limit=-4, file=sys.stderr)
                 for f in sorted(logdir.glob("*.log")):
                     tail = f.read_text(errors="replace")[-1500:]
                     if tail.strip():
@@ -728,23 +896,47 @@ async def amain(a: argparse.Namespace) -> int:
     print(f"# load average at start: {machine['loadavg']}, at end: {loadavg()} (1/5/15 min)")
     print()
     print(render(rows))
-    misses = [f"{r.transport} {r.metric}" for r in rows
-              if r.ok and r.direct and r.proxied is not None and not r.ok(r.proxied / r.direct)]
+    misses = [
+        f"{r.transport} {r.metric}"
+        for r in rows
+        if r.ok and r.direct and r.proxied is not None and not r.ok(r.proxied / r.direct)
+    ]
     if any(r.errors for r in rows):
         print("WARNING: some calls failed; figures marked '(N failed calls)' are not comparable")
+    print()
+    cpu_lines = []
+    for tr in transports:
+        for c in a.concurrency:
+            load = results.get(tr, {}).get("load", {}).get(f"c{c}", {})
+            parts = []
+            for label in ("direct", "meta-mcp"):
+                cpu = load.get(label, {}).get("cpu_ms_per_call")
+                if cpu:
+                    roles = ", ".join(f"{k} {v:.2f}" for k, v in cpu.items())
+                    parts.append(f"{label}: {roles} = {sum(cpu.values()):.2f}")
+            if parts:
+                cpu_lines.append(f"  {tr:5} c={c:<3} " + " | ".join(parts))
+    if cpu_lines:
+        print()
+        print("CPU ms per call under load, by process (client = this benchmark process):")
+        print("\n".join(cpu_lines))
     print()
     checked = [r for r in rows if r.ok and r.direct and r.proxied is not None]
     if not checked:
         print("targets: not evaluated (no proxied figures)")
     else:
-        print(f"targets: {len(checked) - len(misses)}/{len(checked)} met" + ("" if not misses else "; MISSED: " + "; ".join(misses)))
+        print(
+            f"targets: {len(checked) - len(misses)}/{len(checked)} met"
+            + ("" if not misses else "; MISSED: " + "; ".join(misses))
+        )
     for tr in transports:
         pv = protos.get(tr) or {}
         if len(set(pv.values())) > 1:
             print(f"WARNING: {tr}: direct and proxied negotiated different protocol versions: {pv}")
     if a.json:
-        Path(a.json).write_text(json.dumps({"machine": machine, "args": vars(a), "results": results}, indent=2,
-                                           default=str))
+        Path(a.json).write_text(
+            json.dumps({"machine": machine, "args": vars(a), "results": results}, indent=2, default=str)
+        )
     if failed:
         print(f"one or more phases FAILED (child logs in {logdir})")
         return 1
@@ -752,6 +944,11 @@ async def amain(a: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--summarize"]:
+        for path in argv[1:]:
+            summarize_folded(path)
+        return 0
     a = parse_args(argv)
     return anyio.run(amain, a)
 

@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--catalog", dest="catalogs", type=Path, action="append",
                        help="extra catalog file (Docker MCP catalog format; repeatable)")
     serve.add_argument("--log-level", help="DEBUG, INFO (default), WARNING or ERROR; logs go to stderr")
+    from meta_mcp.cli_catalog import add_catalog_parser
+
+    add_catalog_parser(sub)
     return parser
 
 
@@ -48,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "catalog":
+        from meta_mcp.cli_catalog import run_catalog
+
+        return run_catalog(args)
     return 2
 
 

@@ -63,3 +63,6 @@ class Settings(BaseSettings):
     )
     sandbox_max_concurrent: int = Field(default=4, ge=1, description="run_code: runs at once; more wait for a slot")
     sandbox_deno: Path | None = Field(default=None, description="run_code: Deno binary (default: the PyPI deno package's)")
+    sandbox_tmpdir: Path | None = Field(
+        default=None, description="run_code: where run directories go (default /dev/shm when writable, else the temp dir)"
+    )

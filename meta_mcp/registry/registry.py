@@ -87,6 +87,11 @@ class Registry:
         """Added servers by name, in the order they were added."""
         return dict(self._servers)
 
+    @property
+    def catalog(self) -> Any:
+        """The server catalog (`meta_mcp.services.catalog.Catalog`), loaded on first use."""
+        return self.services.catalog
+
     def prefix_of(self, name: str) -> str:
         """The prefix server `name`'s components are exposed under in this workspace."""
         return self._prefixes.get(name, name)

@@ -89,10 +89,20 @@ def _call_context(ctx: ServerRequestContext[Any], params: Any) -> CallContext:
         meta=forward or None,
         progress=session.report_progress if wants_progress else None,
         log=logger_fn,
-        input_responses=getattr(params, "input_responses", None),
+        input_responses=_wire(getattr(params, "input_responses", None)),
         request_state=getattr(params, "request_state", None),
         can_elicit=bool(session.client_capabilities and session.client_capabilities.elicitation),
     )
+
+
+def _wire(responses: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Input responses as wire dicts (the SDK hands them over as models)."""
+    if not responses:
+        return None
+    return {
+        key: value.model_dump(by_alias=True, mode="json", exclude_none=True) if hasattr(value, "model_dump") else value
+        for key, value in responses.items()
+    }
 
 
 def _complete(result: dict[str, Any]) -> dict[str, Any]:

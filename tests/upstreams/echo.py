@@ -32,7 +32,9 @@ ECHO_TOOL = types.Tool(
 _TOOLS = types.ListToolsResult(tools=[ECHO_TOOL])
 
 
-async def _list_tools(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+async def _list_tools(
+    ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+) -> types.ListToolsResult:
     return _TOOLS
 
 

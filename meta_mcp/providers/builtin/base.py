@@ -15,13 +15,16 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jsonschema import Draft202012Validator
 from mcp import MCPError
 from mcp_types import INVALID_PARAMS
 
 from meta_mcp.providers.base import NO_CONTEXT, CallContext, Provider
+
+if TYPE_CHECKING:
+    from meta_mcp.services.catalog import Catalog
 
 
 class RegistryView(Protocol):
@@ -36,6 +39,11 @@ class RegistryView(Protocol):
     workspace: str
     services: Any
     """`meta_mcp.services.Services`: catalog, secrets, state."""
+
+    @property
+    def catalog(self) -> Catalog:
+        """The merged server catalog (`meta_mcp.services.catalog.Catalog`) for find_servers and add_server."""
+        ...
 
     def prefix_of(self, name: str) -> str: ...
 

@@ -50,7 +50,8 @@ def _sandbox(settings: Settings) -> Sandbox:
     entry = _sandboxes.get(id(settings))
     if entry is None or entry[0] is not settings:
         deno = str(settings.sandbox_deno) if settings.sandbox_deno else None
-        entry = _sandboxes[id(settings)] = (settings, Sandbox(deno, settings.sandbox_max_concurrent))
+        sandbox = Sandbox(deno, settings.sandbox_max_concurrent, settings.sandbox_tmpdir)
+        entry = _sandboxes[id(settings)] = (settings, sandbox)
     return entry[1]
 
 
@@ -58,8 +59,14 @@ def _failure(text: str) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": text}], "isError": True}
 
 
-def tool_table(ctx: MetaContext, settings: Settings, servers: list[str] | None) -> ToolTable | str:
-    """The tools a run may call (or why the requested `servers` cannot be granted)."""
+async def tool_table(ctx: MetaContext, settings: Settings, servers: list[str] | None) -> ToolTable | str:
+    """The tools a run may call (or why the requested `servers` cannot be granted).
+
+    Waits, like the registry's routing does, until preloaded servers have had their first try.
+    """
+    wait_preloaded = getattr(ctx.registry, "wait_preloaded", None)
+    if wait_preloaded is not None:
+        await wait_preloaded()
     allowed = settings.sandbox_allowed_servers
     if servers is not None:
         known = set(ctx.registry.servers) | {BUILTIN_SERVER}
@@ -99,7 +106,7 @@ def _result(run: RunResult) -> dict[str, Any]:
 
 async def run_code(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
     settings = _settings(ctx)
-    table = tool_table(ctx, settings, args.get("servers"))
+    table = await tool_table(ctx, settings, args.get("servers"))
     if isinstance(table, str):
         return _failure(f"run_code: {table}")
     timeout = min(float(args.get("timeout_s") or settings.sandbox_timeout_s), settings.sandbox_max_timeout_s)
@@ -118,7 +125,7 @@ async def run_code(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
 
 
 async def get_code_api(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
-    table = tool_table(ctx, _settings(ctx), args.get("servers"))
+    table = await tool_table(ctx, _settings(ctx), args.get("servers"))
     if isinstance(table, str):
         return _failure(f"get_code_api: {table}")
     return {"content": [{"type": "text", "text": declarations(table)}]}

@@ -35,10 +35,13 @@ class _Refusal(Exception):
     """Adding cannot proceed; the message is the tool error shown to the model."""
 
 
-def _schema_errors(schema: dict[str, Any] | None, config: dict[str, Any]) -> list[str]:
+def _schema_errors(schema: dict[str, Any] | None, config: dict[str, Any], *, partial: bool = False) -> list[str]:
+    """Problems with `config`; with `partial`, missing required fields are not problems (yet)."""
     if not schema:
         return []
     errors = sorted(Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.path))
+    if partial:
+        errors = [e for e in errors if not (e.validator == "required" and not e.path)]
     return [f"{'.'.join(map(str, e.path)) or 'config'}: {e.message}" for e in errors]
 
 
@@ -75,16 +78,20 @@ def _elicited(ctx: MetaContext) -> tuple[dict[str, Any], bool]:
 
 async def _catalog_spec(ctx: MetaContext, name: str, config: dict[str, Any]) -> tuple[ServerSpec, dict] | dict:
     """The launch spec of catalog entry `name` with `config`, or an `input_required` result."""
-    from meta_mcp.services.catalog import CatalogError, docker_available
+    from meta_mcp.services.catalog import CatalogError, adocker_available
 
     services = ctx.registry.services
-    entry = services.catalog.get(name)
+    try:
+        catalog = ctx.registry.catalog
+    except CatalogError as exc:
+        raise _Refusal(f"The server catalog cannot be loaded: {exc}") from None
+    entry = catalog.get(name)
     if entry is None:
-        close = services.catalog.suggest(name)
+        close = catalog.suggest(name)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise _Refusal(f"Unknown server {name!r}: it is not in the catalog.{hint} Use find_servers to search the "
                        "catalog, or pass spec={'command': …} or spec={'url': …} to add a server that is not in it.")
-    docker = docker_available()
+    docker = await adocker_available()
     runs, why = entry.runs_here(docker)
     if not runs:
         raise _Refusal(f"Server {name!r} cannot run here: {why}")
@@ -94,7 +101,8 @@ async def _catalog_spec(ctx: MetaContext, name: str, config: dict[str, Any]) -> 
     for ref in entry.secrets:
         value = await services.secrets.get(ref.env)
         if value is None:
-            missing_secrets.append(ref)
+            if ref.required:
+                missing_secrets.append(ref)
         else:
             secrets[ref.env] = value
     if missing_secrets:
@@ -110,7 +118,7 @@ async def _catalog_spec(ctx: MetaContext, name: str, config: dict[str, Any]) -> 
 
     elicited, declined = _elicited(ctx)
     config = {**config, **elicited}
-    errors = _schema_errors(entry.config_schema(), config)
+    errors = _schema_errors(entry.config_schema(), config, partial=True)
     missing = entry.missing_config(config)
     if missing and not errors:
         if declined:
@@ -193,16 +201,22 @@ async def configure_server(ctx: MetaContext, args: dict[str, Any]) -> dict[str, 
     name: str = args["name"]
     registry = ctx.registry
     services = registry.services
-    entry = services.catalog.get(name)
+    from meta_mcp.services.catalog import CatalogError
+
+    try:
+        catalog = registry.catalog
+    except CatalogError as exc:
+        return failure(f"The server catalog cannot be loaded: {exc}")
+    entry = catalog.get(name)
     if entry is None:
         if name in registry.servers:
             return failure(f"Server {name!r} was added from a spec, not the catalog: remove it and add it again "
                            "with a new spec to change its configuration.")
-        close = services.catalog.suggest(name)
+        close = catalog.suggest(name)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         return failure(f"Unknown server {name!r}: it is not in the catalog.{hint}")
     config = {**await services.state.get_config(registry.workspace, name), **args["config"]}
-    errors = _schema_errors(entry.config_schema(), config)
+    errors = _schema_errors(entry.config_schema(), config, partial=True)
     if errors:
         return failure(f"Invalid config for {name!r}; nothing was stored:\n" + "\n".join(f"- {e}" for e in errors))
     await services.state.set_config(registry.workspace, name, config)

@@ -8,7 +8,7 @@ domains, written from general knowledge; it is not keyed to any one catalog's en
 
 Example:
     >>> sorted(expansions("what time is it in Tokyo"))[:3]
-    ['clock', 'convert', 'time']
+    ['clock', 'convert', 'current']
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ INTENTS: list[tuple[str, str]] = [
     ("weather forecast rain temperature sunny snow|will it rain", "weather forecast"),
     ("flight flights fly airline plane airport|plane ticket", "flights travel airport"),
     ("hotel stay accommodation lodging vacation rental apartment", "airbnb listing travel accommodation"),
-    ("direction directions route navigate navigation address location geocode nearby distance map",
+    ("direction directions route navigate navigation location geocode nearby distance map|street address",
      "maps directions geocoding places route location navigation"),
     ("pod pods k8s kubernetes cluster deployment kubectl helm", "kubernetes kubectl pod cluster"),
     ("container containers docker image images", "docker container image"),

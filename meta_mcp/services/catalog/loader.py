@@ -70,7 +70,7 @@ class _Metadata(BaseModel):
     tags: list[str] = Field(default_factory=list)
     category: str | None = None
     pulls: int | None = None
-    githubStars: int | None = None  # noqa: N815 (Docker's key)
+    githubStars: int | None = None
 
     @field_validator("tags", mode="before")
     @classmethod
@@ -100,7 +100,7 @@ class _RawEntry(BaseModel):
     volumes: list[str] = Field(default_factory=list)
     env: list[EnvVar] = Field(default_factory=list)
     user: str | None = None
-    disableNetwork: bool = False  # noqa: N815 (Docker's key)
+    disableNetwork: bool = False
     tools: list[_Tool | str] = Field(default_factory=list)
     secrets: list[SecretRef] = Field(default_factory=list)
     config: list[_Config] = Field(default_factory=list)
@@ -115,8 +115,8 @@ class _RawEntry(BaseModel):
     @field_validator("command", mode="before")
     @classmethod
     def _command(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            raise ValueError("Docker's 'command' is a list of arguments for the image; for a local "
+        if isinstance(v, str):  # pydantic reports ValueError as a validation error, not TypeError
+            raise ValueError("Docker's 'command' is a list of arguments for the image; for a local "  # noqa: TRY004
                              "command use our 'run: {command: …, args: […]}' block")
         return [_scalar_str(x) for x in v] if isinstance(v, list) else v
 
@@ -193,7 +193,7 @@ def read_document(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise CatalogError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506
+        data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_YAML_LOADER)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         kind = "JSON" if path.suffix == ".json" else "YAML"
         raise CatalogError(f"{path}: not valid {kind}: {exc}") from None

@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import re
 import shutil
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -232,7 +233,8 @@ class CatalogEntry(BaseModel):
         method, _ = self.choose(docker_available)
         kind = method or (self.methods() or [None])[0]
         if kind == "command":
-            return {"kind": "command", "command": " ".join([self.command or "", *self.args])}
+            shown = [re.sub(r"\{\{\s*[^.}|]+\.([^}|]+?)\s*(\|[^}]*)?\}\}", r"<\1>", a) for a in self.args]
+            return {"kind": "command", "command": " ".join([self.command or "", *shown])}
         if kind == "remote" and self.remote is not None:
             return {"kind": "remote", "url": self.remote.url, "transport": self.remote.transport_type}
         if kind == "docker":

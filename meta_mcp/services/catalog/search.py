@@ -32,14 +32,7 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _WORD = re.compile(r"[a-z0-9]+")
 
 STOP = frozenset(
-    """a about after all also am an and any are as at be been being but by can could do does doing for from
-    get give go had has have having he her here him his how i i'd if im in into is it its just let lets like
-    make me more most my need no not now of off on once only or other our out over please put same she should
-    so some something than that the their them then there these they this those through to too up us use using
-    very via want was way we were what when where which while who whom why will with would you your yours
-    find look
-    able allow allows anything help helps new provide provides show tell thing things
-    mcp model context protocol server servers tool tools official""".split()
+    ["a", "about", "after", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "been", "being", "but", "by", "can", "could", "do", "does", "doing", "for", "from", "get", "give", "go", "had", "has", "have", "having", "he", "her", "here", "him", "his", "how", "i", "i'd", "if", "im", "in", "into", "is", "it", "its", "just", "let", "lets", "like", "make", "me", "more", "most", "my", "need", "no", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "out", "over", "please", "put", "same", "she", "should", "so", "some", "something", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "up", "us", "use", "using", "very", "via", "want", "was", "way", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "find", "look", "able", "allow", "allows", "anything", "help", "helps", "new", "provide", "provides", "show", "tell", "thing", "things", "mcp", "model", "context", "protocol", "server", "servers", "tool", "tools", "official"]
 )
 
 #: Field weights and length-normalisation strengths (b) of BM25F.
@@ -62,7 +55,7 @@ def tokens(text: str) -> list[str]:
 
 def _fields(entry: CatalogEntry) -> dict[str, list[str]]:
     name_words = tokens(entry.name.replace("-", " ").replace("_", " "))
-    title = re.sub(r"\((archived|reference)\)", " ", entry.title, flags=re.I)
+    title = re.sub(r"\((archived|reference)\)", " ", entry.title, flags=re.IGNORECASE)
     tool_words = sorted({t for tool in entry.tools for t in tokens(tool)})
     tags = " ".join([*entry.tags, entry.category or ""])
     return {

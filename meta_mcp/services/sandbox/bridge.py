@@ -116,7 +116,7 @@ def parse_message(data: bytes) -> Message:
             return Done(True, value=msg.get("value"))
         error = msg.get("error") if isinstance(msg.get("error"), dict) else {}
         return Done(False, error={k: str(error.get(k) or "") for k in ("name", "message", "stack")})
-    raise ProtocolError(f"unknown bridge message: {str(data[:200])}")
+    raise ProtocolError(f"unknown bridge message: {data[:200]!s}")
 
 
 def init_line(nonce: str, manifest: dict[str, list[str]]) -> bytes:

@@ -9,7 +9,8 @@
 // - The run's nonce is known only here. Everything the bridge uses is captured before user code
 //   runs (the "primordials" pattern: `uncurry` binds a method to `Function.prototype.call`), so code
 //   that patches prototypes or globals later can neither see the nonce nor change what the bridge
-//   writes. Messages are null-prototype objects, so `Object.prototype.toJSON` and friends do not apply.
+//   writes. Messages are assembled from
+//   separately serialized parts, so user data can change its own JSON but not the message.
 // - Removed from reach: Worker (it aborts the process under the data limit), `process` (its
 //   getBuiltinModule reaches node:vm), Deno's internals, stdin, exit, localStorage, sessionStorage
 //   and caches (they would persist on disk despite --deny-write).
@@ -35,6 +36,7 @@ const JSONStringify = JSON.stringify;
 const JSONParse = JSON.parse;
 const StringCtor = String;
 const ErrorCtor = Error;
+const CaptureStackTrace: (target: object, fn: AnyFn) => void = (Error as any).captureStackTrace;
 const TypeErrorCtor = TypeError;
 const PromiseCtor = Promise;
 const ProxyCtor = Proxy;
@@ -66,15 +68,27 @@ function writeAll(bytes: Uint8Array): void {
   while (TypedArrayLength(bytes) > 0) bytes = U8Subarray(bytes, stdoutWrite(bytes));
 }
 
-/** Send one bridge message; throws (before writing anything) if it is not JSON-serializable. */
-function send(message: object): void {
-  const json = JSONStringify(message);
-  if (typeof json !== "string") throw new TypeErrorCtor("message is not JSON-serializable");
+/** Write one bridge message, given as the JSON text of an object. */
+function send(json: string): void {
   writeAll(Encode(encoder, framePrefix + json + "\n"));
 }
 
+/** JSON text of user data; throws a TypeError naming `what` if it has none (a function, a BigInt, a cycle). */
+function toJson(value: unknown, what: string): string {
+  let json: string | undefined;
+  try {
+    json = JSONStringify(value);
+  } catch (e) {
+    throw new TypeErrorCtor(`${what} is not JSON-serializable (${e instanceof ErrorCtor ? StringCtor(e.message) : "?"})`);
+  }
+  if (typeof json !== "string") throw new TypeErrorCtor(`${what} is not JSON-serializable`);
+  return json;
+}
+
+// Messages are assembled from separately serialized parts: user data (arguments, the result) can
+// change its own JSON (toJSON, getters, a patched Object.prototype) but never the message around it.
 function output(text: string): void {
-  send({ __proto__: null, t: "out", text } as object);
+  send('{"t":"out","text":' + JSONStringify(StringCtor(text)) + "}");
 }
 
 // -- stdin: the init line, then answers -------------------------------------------------------------
@@ -114,29 +128,34 @@ class ToolError extends ErrorCtor {
 ObjectFreeze(ToolError.prototype);
 ObjectFreeze(ToolError);
 
-type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void; server: string; tool: string };
+type Pending = {
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  error: ToolError;
+};
 const pending = new MapCtor<number, Pending>();
 let lastId = 0;
 
 function makeTool(server: string, tool: string): AnyFn {
+  const quotedServer = JSONStringify(server);
+  const quotedTool = JSONStringify(tool);
   const fn = function (args?: unknown): Promise<unknown> {
     if (args === undefined) args = {};
     if (args === null || typeof args !== "object" || ArrayIsArray(args)) {
       throw new TypeErrorCtor(`tools.${server}.${tool}: the arguments must be an object`);
     }
+    const json = toJson(args, `tools.${server}.${tool}: the arguments`);
+    if (json[0] !== "{") throw new TypeErrorCtor(`tools.${server}.${tool}: the arguments must serialize to a JSON object`);
     const id = ++lastId;
-    const message = { __proto__: null, t: "call", id, server, tool, args } as object;
+    // Made now, so that its stack shows where the code made the call; the message comes with the answer.
+    const error = new ToolError("", server, tool);
+    CaptureStackTrace(error, fn);
     let record: Pending | undefined;
     const promise = new PromiseCtor((resolve, reject) => {
-      record = { __proto__: null, resolve, reject, server, tool } as any;
+      record = { __proto__: null, resolve, reject, error } as any;
     });
     MapSet(pending, id, record);
-    try {
-      send(message);
-    } catch (e) {
-      MapDelete(pending, id);
-      throw e;
-    }
+    send('{"t":"call","id":' + id + ',"server":' + quotedServer + ',"tool":' + quotedTool + ',"args":' + json + "}");
     return promise;
   };
   ObjectDefineProperty(fn, "name", { value: tool });
@@ -190,8 +209,12 @@ async function answerLoop(): Promise<void> {
     const entry = MapGet(pending, reply.id);
     if (entry === undefined) continue;
     MapDelete(pending, reply.id);
-    if (reply.ok) entry.resolve(reply.value);
-    else entry.reject(new ToolError(StringCtor(reply.error), entry.server, entry.tool));
+    if (reply.ok) {
+      entry.resolve(reply.value);
+      continue;
+    }
+    ObjectDefineProperty(entry.error, "message", { value: StringCtor(reply.error), configurable: true, writable: true });
+    entry.reject(entry.error);
   }
 }
 
@@ -228,27 +251,45 @@ function harden(tools: object): void {
     },
     configurable: true,
   });
-  for (const key of ["stdin", DenoNs.internal]) remove(DenoNs, key);
+  const unavailable = (what: string) => () => {
+    throw new ErrorCtor(`${what} is not available in run_code`);
+  };
+  ObjectDefineProperty(DenoNs, "stdin", {
+    value: ObjectFreeze({ __proto__: null, read: unavailable("Deno.stdin"), readSync: unavailable("Deno.stdin") }),
+    configurable: true,
+  });
+  remove(DenoNs, DenoNs.internal);
   for (const key of ["Worker", "process", "localStorage", "sessionStorage", "caches"]) remove(G, key);
   ObjectDefineProperty(G, "tools", { value: tools, enumerable: true });
   ObjectDefineProperty(G, "ToolError", { value: ToolError, writable: true, configurable: true });
+  // Like a browser page, a run survives an error in a callback or a rejection nobody awaited: it is
+  // reported on the console and the run goes on to its default export.
   addEventListener("unhandledrejection", (event: any) => {
     event.preventDefault();
     console.error("Uncaught (in promise)", event.reason);
   });
+  addEventListener("error", (event: any) => {
+    event.preventDefault();
+    console.error("Uncaught", event.error);
+  });
 }
 
-function describeError(e: unknown): object {
-  if (e instanceof ErrorCtor) {
-    return { __proto__: null, name: StringCtor(e.name), message: StringCtor(e.message), stack: StringCtor(e.stack) };
-  }
-  let text: string;
+/** The JSON text of `{name, message, stack}` for whatever the code threw. */
+function describeError(e: unknown): string {
+  let name = "thrown value", message: string, stack = "";
   try {
-    text = StringCtor(e);
+    if (e instanceof ErrorCtor) {
+      name = StringCtor(e.name);
+      message = StringCtor(e.message);
+      stack = StringCtor(e.stack);
+    } else {
+      message = StringCtor(e);
+    }
   } catch {
-    text = "a value that cannot be shown";
+    message = "a value that cannot be shown";
   }
-  return { __proto__: null, name: "thrown value", message: text, stack: "" };
+  return '{"name":' + JSONStringify(name) + ',"message":' + JSONStringify(message) + ',"stack":' +
+    JSONStringify(stack) + "}";
 }
 
 /** Read the run's init line and set up the globals; the returned function runs the user's module. */
@@ -260,25 +301,15 @@ export async function start(): Promise<(load: () => Promise<any>) => Promise<nev
   answerLoop().catch((e) => output(`bridge: ${StringCtor(e)}\n`));
 
   return async (load) => {
-    let done: object;
+    let done: string;
     try {
       const module = await load();
       const value = await module.default;
-      done = { __proto__: null, t: "done", ok: true, value: value === undefined ? null : value };
+      done = '{"t":"done","ok":true,"value":' + (value === undefined ? "null" : toJson(value, "the default export")) + "}";
     } catch (e) {
-      done = { __proto__: null, t: "done", ok: false, error: describeError(e) };
+      done = '{"t":"done","ok":false,"error":' + describeError(e) + "}";
     }
-    try {
-      send(done);
-    } catch (e) {
-      const reason = e instanceof ErrorCtor ? StringCtor(e.message) : "unknown";
-      send({
-        __proto__: null,
-        t: "done",
-        ok: false,
-        error: { __proto__: null, name: "TypeError", message: `the default export is not JSON-serializable (${reason})` },
-      });
-    }
+    send(done);
     exit(0);
   };
 }

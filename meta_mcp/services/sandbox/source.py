@@ -37,7 +37,7 @@ _SUSPECT = re.compile(
 
 # After these keywords an expression starts, so `/` begins a regular expression.
 _EXPR_KEYWORDS = frozenset(
-    "return typeof instanceof in of new delete void throw case do else yield await extends".split()
+    ["return", "typeof", "instanceof", "in", "of", "new", "delete", "void", "throw", "case", "do", "else", "yield", "await", "extends"]
 )
 # After these punctuators `/` might divide or start a regex: the lexer has to guess.
 _AMBIGUOUS = frozenset({")", "}", "++", "--"})

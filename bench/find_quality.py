@@ -1,0 +1,249 @@
+"""Server discovery quality: how well `find_servers` ranks Docker's MCP catalog for plain requests.
+
+A labelled set of plain-language requests (each with the server name(s) that answer it) is run
+against Docker's catalog fixture (272 servers) with:
+
+* **ours** — `Catalog.search`: BM25F over name/title/tags/description/tool names, intent-table query
+  expansion, name boosts (meta_mcp/services/catalog/search.py);
+* **BM25** — the plain baseline: `meta_mcp.services.search.BM25Index` over the same fields joined
+  into one document per server (name, title, description, tags, category, tool names);
+
+in the same run, reporting hit@1, hit@5 and MRR (first relevant result) for the development part,
+the held-out part (every third query, never looked at while tuning) and all, plus ms/query.
+
+    cd /work/main && uv run python bench/find_quality.py            # table
+    cd /work/main && uv run python bench/find_quality.py --misses   # also list dev queries ours missed at 1
+    cd /work/main && uv run python bench/find_quality.py --json out.json
+
+Targets: hit@5 ≥ 0.95 and hit@1 ≥ 0.80 (ours, all queries), clearly above the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE = REPO.parent / "shared" / "fixtures" / "docker-mcp-catalog.yaml"
+
+TARGET_HIT5 = 0.95
+TARGET_HIT1 = 0.80
+
+# (request, acceptable server names). Written before tuning; every third one is held out.
+QUERIES: list[tuple[str, list[str]]] = [
+    ("what time is it in Tokyo", ["time"]),
+    ("post a message to my team chat", ["slack", "mcp-discord"]),
+    ("convert 3pm New York time to Berlin time", ["time"]),
+    ("download a web page and give me its text", ["fetch", "markdownify", "firecrawl", "duckduckgo"]),
+    ("read and write files in my project folder", ["filesystem", "rust-mcp-filesystem", "desktop-commander"]),
+    ("show me the commit history of this repository", ["git"]),
+    ("remember facts about me between conversations", ["memory", "neo4j-memory"]),
+    ("think through a hard problem step by step", ["sequentialthinking"]),
+    ("search the web for recent news", ["brave", "duckduckgo", "tavily", "exa", "dappier", "perplexity-ask",
+                                        "kagisearch", "firecrawl"]),
+    ("open a pull request on GitHub", ["github-official", "github"]),
+    ("create a Jira ticket for this bug", ["atlassian"]),
+    ("run a read-only query against my Postgres database", ["postgres", "database-server"]),
+    ("what's the weather forecast for tomorrow", ["openweather"]),
+    ("find flights from London to Paris next week", ["google-flights"]),
+    ("get driving directions between two addresses", ["google-maps", "google-maps-comprehensive", "mapbox",
+                                                      "aws-location"]),
+    ("list the pods running in my cluster", ["kubernetes", "kubectl-mcp-server", "aks"]),
+    ("send an email to a customer", ["gmail-mcp", "resend"]),
+    ("turn this PDF into markdown", ["markitdown", "markdownify"]),
+    ("find academic papers about transformers", ["arxiv-mcp-server", "paper-search"]),
+    ("get the transcript of a YouTube video", ["youtube_transcript", "supadata"]),
+    ("automate clicking buttons and filling forms in a browser", ["playwright", "puppeteer",
+                                                                 "playwright-mcp-server", "browserbase",
+                                                                 "hyperbrowser"]),
+    ("take a screenshot of a website", ["puppeteer", "playwright", "browserbase", "playwright-mcp-server",
+                                       "hyperbrowser"]),
+    ("scrape product prices from an online shop", ["apify-mcp-server", "apify", "firecrawl", "oxylabs",
+                                                   "scrapegraph", "scrapezy", "browserbase", "hyperbrowser"]),
+    ("look up up-to-date documentation for a JavaScript library", ["context7", "ref", "atlas-docs"]),
+    ("how much did I spend on AWS this month", ["awslabs-cost-explorer", "awslabs-billing-cost-management",
+                                                "aws-pricing"]),
+    ("run a SQL query on ClickHouse", ["clickhouse"]),
+    ("cancel a customer's subscription and issue a refund", ["stripe", "razorpay"]),
+    ("create a payment link for an invoice", ["stripe", "razorpay"]),
+    ("write meeting notes into my Notion workspace", ["notion"]),
+    ("add a page to our Confluence wiki", ["atlassian"]),
+    ("read the Wikipedia article about the Roman empire", ["wikipedia-mcp"]),
+    ("translate this paragraph into Spanish", ["lara"]),
+    ("turn this text into spoken audio", ["elevenlabs"]),
+    ("generate a picture from a text prompt", ["everart", "awslabs-nova-canvas", "glif"]),
+    ("which software versions does a CVE affect", ["vuln-nist-mcp-server"]),
+    ("scan my code for security bugs", ["semgrep", "sonarqube", "stackhawk"]),
+    ("look at the error reports from production crashes", ["sentry", "smartbear"]),
+    ("query Prometheus metrics for CPU usage", ["prometheus", "victoriametrics"]),
+    ("search application logs for errors in the last hour", ["victorialogs", "grafana", "awslabs-cloudwatch",
+                                                             "elasticsearch", "dynatrace-mcp-server"]),
+    ("deploy my app to Heroku", ["heroku"]),
+    ("store a key and value in a cache", ["redis", "awslabs-memcached", "awslabs-valkey", "awslabs-elasticache"]),
+    ("find documents in a MongoDB collection", ["mongodb"]),
+    ("write Terraform code for my infrastructure", ["terraform", "aws-terraform"]),
+    ("run some Python code and keep the variables around", ["mcp-code-interpreter", "e2b"]),
+    ("execute JavaScript in a throwaway sandbox", ["node-code-sandbox", "e2b"]),
+    ("find a place to stay in Lisbon for the weekend", ["openbnb-airbnb"]),
+    ("what are the top stories on Hacker News", ["mcp-hackernews"]),
+    ("post a question on a subreddit", ["mcp-reddit"]),
+    ("send a message in my Discord server", ["mcp-discord"]),
+    ("buy shares and check my stock portfolio", ["zerodha-kite", "hummingbot-mcp", "quantconnect"]),
+    ("is this domain name still available", ["find-a-domain"]),
+    ("make a short link for this long URL", ["short-io"]),
+    ("keep a to-do checklist for my project", ["simplechecklist", "task-orchestrator", "pomodash", "dart"]),
+    ("search my Obsidian vault", ["obsidian"]),
+    ("build a dashboard with charts from my data", ["vizro", "metabase", "grafana"]),
+    ("explore a graph database with Cypher queries", ["neo4j-cypher", "amazon-neptune"]),
+    ("build a workflow automation with n8n", ["n8n"]),
+    ("find images and tags on Docker Hub", ["dockerhub"]),
+    ("why did my CI pipeline fail and which tests are flaky", ["circleci", "buildkite"]),
+    ("convert a video file to another format", ["ffmpeg"]),
+    ("make an HTTP request with curl", ["curl"]),
+    ("check the balance of a Bitcoin address", ["maestro-mcp-server"]),
+    ("write an ERC20 token smart contract", ["openzeppelin-solidity", "openzeppelin-cairo",
+                                             "openzeppelin-stylus", "openzeppelin-stellar"]),
+    ("send an SMS text message to a phone number", ["telnyx"]),
+    ("update the deals and contacts in our CRM", ["hubspot", "close"]),
+    ("search Hugging Face for a model or dataset", ["hugging-face"]),
+    ("ask questions about how a GitHub repository's code works", ["deepwiki", "github-chat", "gitmcp"]),
+    ("find companies and contacts for sales prospecting", ["explorium"]),
+    ("get job listings from LinkedIn", ["linkedin-mcp-server"]),
+    ("start my robotic lawn mower", ["husqvarna-automower"]),
+    ("control the Unreal game engine editor", ["unreal-engine-mcp-server"]),
+    ("look up a page on the Minecraft wiki", ["minecraft-wiki"]),
+    ("solve an integral and do math", ["wolfram-alpha"]),
+    ("profile the CPU performance of my service", ["polar-signals"]),
+    ("what is the latest version of a Maven dependency", ["maven-tools-mcp"]),
+    ("is this npm package deprecated or unmaintained", ["npm-sentinel"]),
+    ("read the text from a photo of handwritten notes", ["handwriting-ocr"]),
+    ("add a border around an image", ["schogini-mcp-image-border"]),
+    ("manage resources in my Azure subscription", ["azure"]),
+    ("find statistics about refugees in a country", ["hdx"]),
+    ("which ports are open on this IP address", ["cyreslab-ai-shodan"]),
+    ("check a Kafka schema for compatibility", ["kafka-schema-reg-mcp"]),
+    ("store embeddings in a vector database collection", ["chroma", "pinecone", "astra-db"]),
+    ("review the alerts from my home firewall", ["firewalla-mcp-server"]),
+    ("upload a file to Box cloud storage", ["box"]),
+    ("put objects into an S3-compatible bucket", ["tigris"]),
+    ("manage users and groups in Okta", ["okta-mcp-fctr"]),
+    ("signal or cancel a running Temporal workflow", ["temporal"]),
+    ("mock an HTTP API for my tests", ["hoverfly-mcp-server"]),
+    ("turn a question into a GraphQL query", ["text-to-graphql"]),
+    ("bet on prediction markets", ["manifold"]),
+    ("read telemetry from my IoT devices", ["thingsboard", "aws-iot-sitewise"]),
+    ("look up a patient's medical record and appointments", ["charmhealth-mcp-server"]),
+    ("deploy a container to Google Cloud Run", ["cloud-run-mcp"]),
+]
+
+
+def held_out(i: int) -> bool:
+    """Every third query is held out from tuning."""
+    return i % 3 == 2
+
+
+def load_fixture(path: Path) -> list:
+    from meta_mcp.services.catalog import load_catalog
+
+    return list(load_catalog([path], builtin=False))
+
+
+def baseline_ranker(entries: Sequence) -> Callable[[str, int], list[str]]:
+    """Plain BM25 over one document per server made of the same fields ours indexes."""
+    from meta_mcp.services.search import BM25Index
+
+    docs = [" ".join([e.name, e.title, e.description, " ".join(e.tags), e.category or "", " ".join(e.tools)])
+            for e in entries]
+    index = BM25Index(docs)
+    return lambda q, k: [entries[i].name for i, _ in index.rank(q, limit=k)]
+
+
+def ours_ranker(entries: Sequence) -> Callable[[str, int], list[str]]:
+    from meta_mcp.services.catalog import Catalog
+
+    catalog = Catalog(entries)
+    catalog.search("warm up the index", 1)
+    return lambda q, k: [h.entry.name for h in catalog.search(q, k)]
+
+
+def evaluate(rank: Callable[[str, int], list[str]], queries: Sequence[tuple[str, list[str]]], k: int = 10
+             ) -> dict:
+    rows, times = [], []
+    for text, expected in queries:
+        start = time.perf_counter()
+        names = rank(text, k)
+        times.append((time.perf_counter() - start) * 1000)
+        first = next((i for i, n in enumerate(names) if n in expected), None)
+        rows.append({"query": text, "expected": expected, "top": names[:5], "rank": None if first is None else first + 1})
+    return {"rows": rows, "ms": times}
+
+
+def summary(rows: list[dict]) -> dict[str, float]:
+    n = len(rows) or 1
+    return {
+        "n": len(rows),
+        "hit@1": sum(r["rank"] == 1 for r in rows) / n,
+        "hit@5": sum(r["rank"] is not None and r["rank"] <= 5 for r in rows) / n,
+        "mrr": sum(1 / r["rank"] for r in rows if r["rank"]) / n,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fixture", type=Path, default=FIXTURE, help="Docker catalog YAML (default: shared fixture)")
+    parser.add_argument("--misses", action="store_true", help="list the development queries ours did not rank first")
+    parser.add_argument("--show-held-out", action="store_true",
+                        help="with --misses, list held-out misses too (do not tune on them)")
+    parser.add_argument("--json", type=Path, help="write all figures and per-query ranks here")
+    args = parser.parse_args(argv)
+    if not args.fixture.is_file():
+        print(f"fixture not found: {args.fixture}", file=sys.stderr)
+        return 2
+    sys.path.insert(0, str(REPO))
+    entries = load_fixture(args.fixture)
+    names = {e.name for e in entries}
+    unknown = sorted({n for _, exp in QUERIES for n in exp} - names)
+    if unknown:
+        print(f"labels name servers not in the fixture: {unknown}", file=sys.stderr)
+        return 2
+
+    results = {"ours": evaluate(ours_ranker(entries), QUERIES), "bm25": evaluate(baseline_ranker(entries), QUERIES)}
+    splits = {"dev": lambda i: not held_out(i), "held-out": held_out, "all": lambda i: True}
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for system, res in results.items():
+        table[system] = {s: summary([r for i, r in enumerate(res["rows"]) if keep(i)]) for s, keep in splits.items()}
+        table[system]["all"]["ms_median"] = statistics.median(res["ms"])
+        table[system]["all"]["ms_p95"] = sorted(res["ms"])[int(0.95 * (len(res["ms"]) - 1))]
+
+    print(f"Server discovery over {args.fixture.name}: {len(entries)} servers, {len(QUERIES)} queries "
+          f"({sum(held_out(i) for i in range(len(QUERIES)))} held out); python {platform.python_version()}")
+    print(f"{'system':<6} {'split':<9} {'n':>3} {'hit@1':>6} {'hit@5':>6} {'MRR':>6}")
+    for system in results:
+        for split in splits:
+            s = table[system][split]
+            print(f"{system:<6} {split:<9} {s['n']:>3} {s['hit@1']:>6.3f} {s['hit@5']:>6.3f} {s['mrr']:>6.3f}")
+    for system in results:
+        a = table[system]["all"]
+        print(f"{system}: {a['ms_median']:.2f} ms/query median, {a['ms_p95']:.2f} ms p95")
+    ours = table["ours"]["all"]
+    ok = ours["hit@5"] >= TARGET_HIT5 and ours["hit@1"] >= TARGET_HIT1
+    print(f"targets (ours, all): hit@5 ≥ {TARGET_HIT5}, hit@1 ≥ {TARGET_HIT1}: {'met' if ok else 'MISSED'}")
+    if args.misses:
+        for i, row in enumerate(results["ours"]["rows"]):
+            if row["rank"] != 1 and (args.show_held_out or not held_out(i)):
+                tag = "held-out" if held_out(i) else "dev"
+                print(f"  [{tag}] rank {row['rank']}: {row['query']!r} expected {row['expected']} got {row['top']}")
+    if args.json:
+        args.json.write_text(json.dumps({"table": table, "ours": results["ours"]["rows"],
+                                         "bm25": results["bm25"]["rows"]}, indent=1))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Meta tool over the server catalog: `find_servers` (ranked search of servers one could add).
+
+For each hit: name, title, description, how it runs (local command, remote URL or Docker image),
+whether it can run on this machine (and why not), required secrets (name and environment variable
+only — never values), config fields, and whether it is already active in this workspace. The result
+is structuredContent plus a readable text rendering of the same list.
+
+Failure modes: a catalog that cannot be loaded (a broken `--catalog` file) is a tool error naming
+the file, entry and field; an empty result is not an error.
+
+Example:
+    find_servers(query="what time is it in Tokyo", limit=3)
+    → {"query": "…", "servers": [{"name": "time", "runs": {"kind": "command", …}, "runs_here": true, …}]}
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from meta_mcp.providers.builtin.base import MetaContext, MetaTool, RegistryView, failure
+
+if TYPE_CHECKING:
+    from meta_mcp.services.catalog import Catalog
+
+
+def catalog_of(registry: RegistryView) -> Catalog:
+    """The registry's catalog (loaded on first use; raises `CatalogError` for a broken file)."""
+    return registry.catalog
+
+
+def _text(query: str, servers: list[dict[str, Any]], size: int) -> str:
+    if not servers:
+        return (f"No server in the catalog ({size} entries) matches {query!r}. Try other words, or add a server "
+                "that is not in the catalog with add_server(name=…, spec={'command': …} or {'url': …}).")
+    lines = [f"Servers matching {query!r}, best first (add one with add_server(name=…)):"]
+    for rank, s in enumerate(servers, 1):
+        runs = s["runs"]
+        how = runs.get("command") or runs.get("url") or runs.get("image") or "?"
+        state = "ACTIVE" if s["active"] else ("can run here" if s["runs_here"] else f"cannot run here: {s['why_not']}")
+        lines.append(f"{rank}. {s['name']} — {s['title']} [{state}]")
+        if s["description"]:
+            lines.append(f"   {s['description']}")
+        lines.append(f"   runs: {runs['kind']}: {how}")
+        if s["secrets"]:
+            lines.append("   needs secrets (set in meta-mcp's environment): "
+                         + ", ".join(x["env"] for x in s["secrets"] if x["required"]))
+        required = [f"{f['name']} ({f['type']})" for f in s["config"] if f["required"]]
+        if required:
+            lines.append("   required config: " + ", ".join(required))
+    return "\n".join(lines)
+
+
+async def find_servers(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
+    from meta_mcp.services.catalog import CatalogError, adocker_available
+    from meta_mcp.services.catalog.describe import describe
+
+    query: str = args["query"]
+    limit: int = args.get("limit", 10)
+    registry = ctx.registry
+    try:
+        # First use loads and indexes the catalog files: keep that off the event loop.
+        catalog = await anyio.to_thread.run_sync(lambda: catalog_of(registry))
+        hits = await anyio.to_thread.run_sync(lambda: catalog.search(query, limit=limit))
+    except CatalogError as exc:
+        return failure(f"The server catalog could not be loaded: {exc}")
+    needs_docker = any(h.entry.image and h.entry.choose(False)[0] is None for h in hits)
+    docker = await adocker_available() if needs_docker else False
+    active = registry.servers
+    servers = [
+        {**describe(h.entry, docker_available=docker), "score": h.score, "active": h.entry.name in active}
+        for h in hits
+    ]
+    data = {"query": query, "servers": servers}
+    return {"content": [{"type": "text", "text": _text(query, servers, len(catalog))}], "structuredContent": data}
+
+
+_SERVER = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "title": {"type": "string"},
+        "description": {"type": "string"},
+        "score": {"type": "number"},
+        "runs": {
+            "type": "object",
+            "description": "How it would be started: kind 'command' (with command), 'remote' (url, transport) "
+            "or 'docker' (image)",
+            "properties": {"kind": {"type": ["string", "null"]}},
+            "required": ["kind"],
+        },
+        "runs_here": {"type": "boolean"},
+        "why_not": {"type": ["string", "null"]},
+        "active": {"type": "boolean", "description": "Already added in this workspace"},
+        "secrets": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "env": {"type": "string"}, "required": {"type": "boolean"}},
+                "required": ["name", "env"],
+            },
+        },
+        "config": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "type": {"type": "string"},
+                               "description": {"type": "string"}, "required": {"type": "boolean"}},
+                "required": ["name", "type", "required"],
+            },
+        },
+        "tags": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["name", "title", "description", "score", "runs", "runs_here", "active", "secrets", "config"],
+}
+
+FIND_SERVERS = MetaTool(
+    {
+        "name": "find_servers",
+        "title": "Find servers",
+        "description": "Search the catalog of MCP servers that can be added, by what you want to do (plain language "
+        "or keywords), best match first. Each result says how it runs, whether it can run here, which secrets "
+        "(environment variables) and config it needs, and whether it is already active. Add one with add_server.",
+        "inputSchema": {
+            "type": "object",
+            "properties": {
+                "query": {"type": "string", "minLength": 1,
+                          "description": "What you want to do, e.g. 'post a message to my team chat'"},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
+            },
+            "required": ["query"],
+        },
+        "outputSchema": {
+            "type": "object",
+            "properties": {"query": {"type": "string"}, "servers": {"type": "array", "items": _SERVER}},
+            "required": ["query", "servers"],
+        },
+        "annotations": {"readOnlyHint": True, "openWorldHint": False},
+    },
+    find_servers,
+)

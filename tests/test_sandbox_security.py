@@ -1,0 +1,299 @@
+"""Hostile code in `run_code`: every attempt is denied or killed with a clear error, and meta-mcp keeps
+serving — other tools, other runs, concurrent runs — while it happens.
+
+One real meta-mcp over HTTP with small limits (64 MB heap, 20 000 bytes of output, 20 tool calls)
+fronts `tests/upstreams/echo.py` and `tests/upstreams/rich.py`. After every attack the same
+process must still answer a direct tool call and a fresh run, and must have no Deno child left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from support import ServerUrl, dump, make_client, meta_mcp_http, poll_until, text_of, upstream_entry
+
+pytestmark = pytest.mark.anyio
+
+LIMITS = {
+    "META_MCP_SANDBOX_HEAP_MB": "64",
+    "META_MCP_SANDBOX_MAX_OUTPUT_BYTES": "20000",
+    "META_MCP_SANDBOX_MAX_TOOL_CALLS": "20",
+    "META_MCP_SANDBOX_TIMEOUT_S": "10",
+    "META_MCP_SANDBOX_MAX_CONCURRENT": "4",
+}
+SECRET_DIR = Path(os.environ.get("TMPDIR", "/tmp")) / "meta-mcp-sandbox-test"
+
+
+@dataclass
+class Attack:
+    code: str
+    expect: str
+    """Text the error message must contain."""
+    limit: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+def _secret() -> Path:
+    SECRET_DIR.mkdir(exist_ok=True)
+    secret = SECRET_DIR / "secret.json"
+    secret.write_text('{"secret": "s3cr3t"}')
+    return secret
+
+
+ATTACKS: dict[str, Attack] = {
+    "net-fetch": Attack('export default await (await fetch("http://127.0.0.1:{port}/mcp")).text()',
+                        'Requires net access to "127.0.0.1:{port}"'),
+    "net-websocket": Attack('new WebSocket("ws://127.0.0.1:{port}/"); export default 1', "Requires net access"),
+    "net-connect": Attack('export default await Deno.connect({ hostname: "127.0.0.1", port: {port} })',
+                          "Requires net access"),
+    "file-read": Attack('export default await Deno.readTextFile("{secret}")', "Requires read access"),
+    "file-write": Attack('await Deno.writeTextFile("{dir}/pwned.txt", "x"); export default 1', "Requires write access"),
+    "environment": Attack('export default Deno.env.get("PATH")', "Requires env access"),
+    "subprocess": Attack('export default await new Deno.Command("sh", { args: ["-c", "touch {dir}/pwned.txt"] })'
+                         '.output()', "Requires run access"),
+    "ffi": Attack('export default Deno.dlopen("libc.so.6", { getpid: { parameters: [], result: "i32" } })',
+                  "Requires ffi access"),
+    "import-remote": Attack('export default await import("https://deno.land/std/version.ts")',
+                            "imports are not available in run_code (dynamic import()"),
+    "import-npm": Attack('import pad from "npm:left-pad"; export default pad("x", 3)',
+                         "imports are not available in run_code (an import declaration"),
+    "import-data": Attack('export * from "data:text/javascript,export default 1"',
+                          "imports are not available in run_code (a re-export"),
+    "import-file-json": Attack('import s from "{secret}" with { type: "json" }; export default s',
+                               "imports are not available in run_code"),
+    "eval": Attack('export default [new Function("return 1")(), eval("2")]',
+                   "EvalError: Code generation from strings disallowed"),
+    "worker": Attack('new Worker("data:text/javascript,1", { type: "module" }); export default 1',
+                     "ReferenceError: Worker is not defined"),
+    "node-vm": Attack('export default process.getBuiltinModule("vm").runInThisContext("1")',
+                      "ReferenceError: process is not defined"),
+    "persist-localstorage": Attack('localStorage.setItem("k", "v"); export default 1',
+                                   "ReferenceError: localStorage is not defined"),
+    "read-stdin": Attack("export default await Deno.stdin.read(new Uint8Array(64))",
+                         "Deno.stdin is not available in run_code"),
+    "exit": Attack("Deno.exit(0); export default 1", "Deno.exit is not available in run_code"),
+    "infinite-loop": Attack("while (true) {} export default 1",
+                            "time limit exceeded: the code was still running after timeout_s=1 s", "time",
+                            {"timeout_s": 1}),
+    "heap-bomb": Attack('const a: unknown[] = []; while (true) a.push({ n: Math.random(), s: "x" + Math.random() });'
+                        " export default a.length", "memory limit exceeded", "memory"),
+    "arraybuffer-bomb": Attack("const a = []; for (let i = 0; i < 64; i++) a.push(new Uint8Array(64 << 20).fill(1));"
+                               " export default a.length", "sandbox_data_mb", "memory"),
+    "output-flood": Attack('while (true) console.log("x".repeat(1000)); export default 1',
+                           "output limit exceeded: more than 20000 bytes", "output"),
+    "result-flood": Attack('export default "x".repeat(50000)', "the result is 50002 bytes", "output"),
+    "tool-call-flood": Attack('while (true) await tools.echo.echo({ text: "again" }); export default 1',
+                              "tool call limit exceeded: the code made more than 20 tool calls", "tool_calls"),
+    "outside-allowed-servers": Attack('export default await tools.rich.get_weather({ city: "x" })',
+                                      "tools.rich is not available to this run (servers: echo)", None,
+                                      {"servers": ["echo"]}),
+    "meta-recursion": Attack('export default await tools.meta_mcp.run_code({ code: "export default 1" })',
+                             "tools.meta_mcp.run_code is not a tool of this run"),
+    "meta-call-tool": Attack('export default await tools.meta_mcp.call_tool({ name: "rich__get_weather" })',
+                             "tools.meta_mcp.call_tool is not a tool of this run"),
+    "bridge-internals": Attack("const i = (Deno as any)[Deno.internal]; export default i.core.ops", "undefined"),
+}
+
+
+def _fill(text: str, url: ServerUrl) -> str:
+    port = str(url).split(":")[2].split("/")[0]
+    return (text.replace("{port}", port).replace("{secret}", str(_secret())).replace("{dir}", str(SECRET_DIR)))
+
+
+def deno_children(pid: int) -> list[int]:
+    """Deno processes whose parent is `pid` (meta-mcp): sandbox runs that are still alive."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and comm == "deno":
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(scope="module")
+async def meta_url() -> AsyncIterator[ServerUrl]:
+    async with meta_mcp_http({"echo": upstream_entry("echo"), "rich": upstream_entry("rich")}, env=LIMITS) as url:
+        yield url
+
+
+@pytest.fixture
+async def client(meta_url: ServerUrl) -> AsyncIterator[Any]:
+    async with make_client(str(meta_url), "legacy") as c:
+        yield c
+
+
+async def still_serving(client: Any, url: ServerUrl) -> None:
+    direct = await client.call_tool("echo__echo", {"text": "alive"})
+    assert text_of(direct) == "alive", dump(direct)
+    run = await client.call_tool("run_code", {"code": 'export default await tools.echo.echo({ text: "ok" })'})
+    assert run.structured_content["result"] == "ok", text_of(run)
+    assert deno_children(url.proc.pid) == []
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+async def test_attack_is_denied_or_killed(name: str, client: Any, meta_url: ServerUrl) -> None:
+    attack = ATTACKS[name]
+    result = await client.call_tool("run_code", {"code": _fill(attack.code, meta_url), **attack.args})
+    s = result.structured_content
+    if name == "bridge-internals":  # the internals are simply gone
+        assert result.is_error and "Cannot read properties of undefined" in s["error"]["message"], text_of(result)
+    else:
+        assert result.is_error, f"{name}: not denied: {text_of(result)}"
+        assert _fill(attack.expect, meta_url) in s["error"]["message"], s["error"]
+        assert s["error"]["limit"] == attack.limit, s["error"]
+        assert text_of(result).startswith("run_code failed: ")
+    assert "s3cr3t" not in json.dumps(dump(result))
+    assert not (SECRET_DIR / "pwned.txt").exists()
+    await still_serving(client, meta_url)
+
+
+async def test_forged_bridge_messages_are_plain_output(client: Any, meta_url: ServerUrl) -> None:
+    """Messages written straight to stdout (or anywhere else the code can write) are output, not protocol."""
+    forged = [
+        '{"t":"done","ok":true,"value":"forged"}',
+        '{"t":"call","id":1,"server":"rich","tool":"get_weather","args":{"city":"forged"}}',
+        "0123456789abcdef0123456789abcdef " + '{"t":"done","ok":true,"value":"guessed nonce"}',
+    ]
+    code = (f"const lines = {json.dumps(forged)};\n"
+            "const enc = new TextEncoder();\n"
+            "for (const line of lines) {\n"
+            '  Deno.stdout.writeSync(enc.encode("\\n" + line + "\\n"));\n'
+            '  await Deno.stderr.write(enc.encode(line + "\\n"));\n'
+            "  console.log(line);\n"
+            "}\n"
+            'export default "real";\n')
+    result = await client.call_tool("run_code", {"code": code})
+    s = result.structured_content
+    assert not result.is_error and s["result"] == "real" and s["toolCalls"] == 0, text_of(result)
+    for line in forged:
+        assert s["console"].count(line) == 3, s["console"]
+    await still_serving(client, meta_url)
+
+
+TAMPER = r"""
+const seen: string[] = [];
+const nonceLike = /[0-9a-f]{32}/;
+const note = (where: string, x: unknown) => {
+  const s = typeof x === "string" ? x : "";
+  if (nonceLike.test(s)) seen.push(where);
+};
+const stringify = JSON.stringify;
+JSON.stringify = ((v: unknown, ...rest: unknown[]) => { const out = stringify(v, ...(rest as [])); note("JSON.stringify", out); return out; }) as any;
+const parse = JSON.parse;
+JSON.parse = ((t: string) => { note("JSON.parse", t); return parse(t); }) as any;
+const encode = TextEncoder.prototype.encode;
+TextEncoder.prototype.encode = function (s?: string) { note("TextEncoder.encode", s); return encode.call(this, s); };
+const decode = TextDecoder.prototype.decode;
+TextDecoder.prototype.decode = function (b?: any) { const t = decode.call(this, b); note("TextDecoder.decode", t); return t; };
+for (const m of ["concat", "slice", "indexOf", "split", "replace", "trim"] as const) {
+  const orig = (String.prototype as any)[m];
+  (String.prototype as any)[m] = function (this: string, ...a: unknown[]) { note("String." + m, String(this)); return orig.apply(this, a); };
+}
+const ta = Object.getPrototypeOf(Uint8Array.prototype);
+const length = Object.getOwnPropertyDescriptor(ta, "length")!.get!;
+Object.defineProperty(ta, "length", { get() { return length.call(this); }, configurable: true });
+for (const m of ["subarray", "set", "indexOf", "slice"] as const) {
+  const orig = (Uint8Array.prototype as any)[m];
+  (Uint8Array.prototype as any)[m] = function (this: Uint8Array, ...a: unknown[]) {
+    note("Uint8Array." + m, new TextDecoder().decode(this)); return orig.apply(this, a);
+  };
+}
+const call = Function.prototype.call;
+Function.prototype.call = function (this: any, self: unknown, ...a: unknown[]) { note("Function.call", self); return Reflect.apply(this, self, a); };
+const get = Map.prototype.get;
+Map.prototype.get = function (this: any, k: unknown) { return get.call(this, k); };
+Map.prototype.set = function () { throw new Error("Map.set is broken"); };
+Map.prototype.delete = function () { throw new Error("Map.delete is broken"); };
+Promise.prototype.then = new Proxy(Promise.prototype.then, {});
+Object.defineProperty(Object.prototype, "t", { set() { seen.push("setter t"); }, configurable: true });
+
+const first = await tools.echo.echo({ text: "through" });
+const [a, b] = await Promise.all([tools.rich.echo({ value: 1 }), tools.echo.echo({ text: "two" })]);
+let failed = "";
+try { await tools.rich.fail({ message: "still an error" }); } catch (e) { failed = (e as Error).message; }
+(Object.prototype as any).toJSON = () => "hijacked";
+let hijacked = "";
+try { await tools.echo.echo({ text: "x" }); } catch (e) { hijacked = String(e); }
+delete (Object.prototype as any).toJSON;
+console.log("logged after tampering");
+export default { first, a, b, failed, hijacked, seen };
+"""
+
+
+async def test_tampering_with_prototypes_does_not_reach_the_bridge(client: Any, meta_url: ServerUrl) -> None:
+    result = await client.call_tool("run_code", {"code": TAMPER})
+    s = result.structured_content
+    assert not result.is_error, text_of(result)
+    value = s["result"]
+    assert (value["first"], value["a"], value["b"]) == ("through", {"value": 1}, "two")
+    assert value["failed"] == "rich failure: still an error"
+    assert "must serialize to a JSON object" in value["hijacked"]  # the code's own data, changed by its own hook
+    assert value["seen"] == [], "a patched builtin saw a nonce-carrying message"
+    assert s["console"] == "logged after tampering\n" and s["toolCalls"] == 4
+    await still_serving(client, meta_url)
+
+
+async def test_attacks_do_not_disturb_concurrent_runs_and_calls(meta_url: ServerUrl) -> None:
+    """Bombs, a loop and a flood run at once with honest runs and direct calls; every honest one succeeds."""
+    attacks = {name: ATTACKS[name] for name in ("infinite-loop", "heap-bomb", "arraybuffer-bomb", "output-flood")}
+    honest = {f"honest-{i}": f'const r = await tools.echo.echo({{ text: "honest {i}" }});\n'
+                             f'const w = await tools.rich.get_weather({{ city: "c{i}" }});\n'
+                             "export default [r, w.city]" for i in range(4)}
+    outcomes: dict[str, Any] = {}
+
+    async def run(name: str, code: str, **args: Any) -> None:
+        async with make_client(str(meta_url), "legacy") as c:
+            outcomes[name] = await c.call_tool("run_code", {"code": code, **args})
+
+    async def direct_calls() -> None:
+        async with make_client(str(meta_url), "auto") as c:
+            for i in range(20):
+                r = await c.call_tool("echo__echo", {"text": f"direct {i}"})
+                assert text_of(r) == f"direct {i}"
+        outcomes["direct"] = True
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tg:
+            for name, attack in attacks.items():
+                tg.start_soon(lambda n=name, a=attack: run(n, a.code, **a.args))
+            for name, code in honest.items():
+                tg.start_soon(run, name, code)
+            tg.start_soon(direct_calls)
+
+    assert outcomes["direct"] is True
+    for name in attacks:
+        s = outcomes[name].structured_content
+        assert outcomes[name].is_error and s["error"]["kind"] == "limit", (name, s)
+    assert outcomes["infinite-loop"].structured_content["error"]["limit"] == "time"
+    for name in ("heap-bomb", "arraybuffer-bomb"):
+        assert outcomes[name].structured_content["error"]["limit"] == "memory", outcomes[name].structured_content
+    assert outcomes["output-flood"].structured_content["error"]["limit"] == "output"
+    for i in range(4):
+        result = outcomes[f"honest-{i}"]
+        assert not result.is_error and result.structured_content["result"] == [f"honest {i}", f"c{i}"], text_of(result)
+    assert deno_children(meta_url.proc.pid) == []
+
+
+async def test_a_cancelled_run_is_killed(client: Any, meta_url: ServerUrl) -> None:
+    """A client giving up on run_code (notifications/cancelled) ends the Deno process at once."""
+    with anyio.move_on_after(1):
+        await client.call_tool("run_code", {"code": "while (true) {} export default 1", "timeout_s": 60})
+
+    async def gone() -> bool:
+        return deno_children(meta_url.proc.pid) == []
+
+    await poll_until(gone, timeout=10, what="the cancelled run's Deno process to end")
+    await still_serving(client, meta_url)

@@ -1,0 +1,278 @@
+"""The sandbox service on its own: identifiers, the import check, declarations, the bridge, the runner.
+
+The runner tests start the real Deno (PyPI `deno` package); tool calls go to a small in-test caller
+here, because these tests are about the service. Through meta-mcp: test_sandbox_run_code.py and
+test_sandbox_security.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from meta_mcp.services.sandbox import Sandbox, SandboxLimits, ToolTable, declarations, find_deno, js_identifier, runner
+from meta_mcp.services.sandbox.bridge import Call, Done, Framing, Output, ToolCallFailed, tool_value
+from meta_mcp.services.sandbox.names import assign_identifiers
+from meta_mcp.services.sandbox.source import find_import
+
+sys.path.insert(0, str(Path(__file__).parent / "upstreams"))
+import rich
+
+# -- identifiers ------------------------------------------------------------------------------------
+
+
+def test_identifiers() -> None:
+    assert js_identifier("my-server") == "my_server"
+    assert js_identifier("get.time") == "get_time"
+    assert js_identifier("2fa") == "_2fa"
+    assert js_identifier("") == "_"
+    assert js_identifier("ok_$name") == "ok_$name"
+    ids = assign_identifiers(["get-time", "get_time", "get time"])
+    assert ids["get_time"] == "get_time"  # already an identifier: keeps it
+    assert ids["get-time"] != ids["get time"] and all(v.startswith("get_time_") for k, v in ids.items() if k != "get_time")
+    assert ids == assign_identifiers(["get time", "get_time", "get-time"])  # order does not matter
+
+
+def test_tool_table_groups_by_server() -> None:
+    table = ToolTable.build([("my-server", "get-time", "my-server__get-time", {}), ("echo", "echo", "e", {}),
+                             ("echo", "echo", "dup", {})])
+    assert table.manifest() == {"echo": ["echo"], "my_server": ["get_time"]}
+    binding = table.lookup("my_server", "get_time")
+    assert binding is not None and binding.exposed == "my-server__get-time" and binding.server == "my-server"
+    assert table.lookup("echo", "echo").exposed == "e"  # type: ignore[union-attr]
+    assert table.lookup("echo", "nope") is None and table.lookup("nope", "echo") is None
+
+
+# -- the import check -------------------------------------------------------------------------------
+
+REJECTED = [
+    'import x from "data:text/javascript,1"; export default x',
+    'import "./other.ts"',
+    'import type { A } from "./a.ts"',
+    'export default await import("npm:left-pad")',
+    'export default await imp\\u006frt("https://example.com/x.ts")',
+    'export * from "data:text/javascript,export const a = 1"',
+    'export { a as b } from "node:fs"',
+    'export default `${await import("x")}`',
+    'const r = /"/; await import("data:x"); //"',
+    'if (ok) /"/.test(s); await import("data:x"); "',  # a regex the lexer cannot be sure of
+]
+ALLOWED = [
+    'export default 1',
+    'const s = "import me"; /* import */ // import\nexport default `import ${s}`',
+    'const url = import.meta.url; export default url',
+    'const o = { import: 1 }; export default o.import + obj?.import',
+    'const a = 1, b = 2; export { a, b }; export default a / b / 2',
+]
+
+
+@pytest.mark.parametrize("code", REJECTED)
+def test_imports_rejected(code: str) -> None:
+    assert find_import(code) is not None
+
+
+@pytest.mark.parametrize("code", ALLOWED)
+def test_no_imports_allowed(code: str) -> None:
+    assert find_import(code) is None
+
+
+# -- declarations -----------------------------------------------------------------------------------
+
+
+def _rich_table() -> ToolTable:
+    tools = [t.model_dump(by_alias=True, mode="json", exclude_none=True) for t in rich.TOOLS]
+    entries = [("rich", t["name"], f"rich__{t['name']}", t) for t in tools]
+    entries.append(("my-server", "get-time", "my-server__get-time", {
+        "description": "Current time.\n\nLong details that are left out.",
+        "inputSchema": {"type": "object", "required": ["tz"], "properties": {
+            "tz": {"type": ["string", "null"], "description": "IANA zone */ not a comment end"},
+            "n": {"type": "integer", "nullable": True},
+            "tree": {"$ref": "#"},
+            "mixed": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "number"}]}},
+            "pair": {"type": "array", "prefixItems": [{"type": "string"}, {"type": "boolean"}]},
+            "both": {"allOf": [{"type": "object", "properties": {"a": {"type": "string"}}}, {"required": ["a"]}]},
+        }},
+    }))
+    return ToolTable.build(entries)
+
+
+def test_declarations_shape() -> None:
+    text = declarations(_rich_table())
+    assert "interface RichGetWeatherInput {" in text
+    assert '  units?: "metric" | "imperial";' in text
+    assert "/** City name */" in text
+    assert "get_weather(args: RichGetWeatherInput): Promise<RichGetWeatherOutput>;" in text
+    assert "points: RichSchemaZooPoint[];" in text and "interface RichSchemaZooPoint {" in text
+    assert '"unicode_ключ"?: string;' in text
+    assert "[key: string]: string;" in text  # additionalProperties
+    assert "all_content(args?: RichAllContentInput): Promise<unknown>;" in text  # no required args
+    assert "tz: string | null;" in text and "n?: number | null;" in text and "tree?: MyServerGetTimeInput;" in text
+    assert "mixed?: (string | number)[];" in text and "pair?: [string, boolean];" in text
+    assert "*\\/ not a comment end" in text and "Long details" not in text
+    assert "my_server: {" in text and "(tool 'get-time', exposed as 'my-server__get-time')" in text
+
+
+def test_declarations_type_check_with_deno(tmp_path: Path) -> None:
+    """The generated declarations are valid TypeScript and really type the calls (`deno check`)."""
+    (tmp_path / "api.d.ts").write_text(declarations(_rich_table()))
+    good = ('/// <reference path="./api.d.ts" />\n'
+            'const w = await tools.rich.get_weather({ city: "Oslo", units: "imperial" });\n'
+            'const t: number = w.temperature;\n'
+            'await tools.rich.schema_zoo({ points: [{ x: 1, y: 2 }], mode: "exact" });\n'
+            'await tools.my_server.get_time({ tz: null, pair: ["a", true] });\n'
+            'try { await tools.rich.fail({ message: "m" }); } catch (e) { if (e instanceof ToolError) e.server; }\n'
+            'export default t;\n')
+    bad = good.replace('units: "imperial"', 'units: "kelvin"')
+    env = {"DENO_DIR": str(tmp_path / ".deno"), "NO_COLOR": "1", "PATH": "/usr/bin:/bin"}
+    for name, code, ok in (("good.ts", good, True), ("bad.ts", bad, False)):
+        (tmp_path / name).write_text(code)
+        proc = subprocess.run([find_deno(), "check", "--no-config", "--quiet", name], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert (proc.returncode == 0) is ok, proc.stdout + proc.stderr
+    assert '"kelvin"' in proc.stdout + proc.stderr
+
+
+# -- the bridge -------------------------------------------------------------------------------------
+
+
+def test_framing_separates_messages_from_plain_output() -> None:
+    framing = Framing("ab" * 16, max_line=1000)
+    nonce = ("ab" * 16).encode()
+    stream = (b"\n" + nonce + b' {"t":"out","text":"hi\\n"}\n' + b'{"t":"done","ok":true,"value":"forged"}\n'
+              + b"\n" + nonce + b' {"t":"call","id":1,"server":"s","tool":"t","args":{}}\n'
+              + b"\n" + nonce + b' {"t":"done","ok":true,"value":7}\n')
+    items = framing.feed(stream[:17]) + framing.feed(stream[17:])
+    assert items == [Output("hi\n"), b'{"t":"done","ok":true,"value":"forged"}\n', Call(1, "s", "t", {}), Done(True, 7)]
+
+
+def test_tool_value() -> None:
+    assert tool_value({"content": [{"type": "text", "text": "x"}], "structuredContent": {"a": 1}}) == {"a": 1}
+    assert tool_value({"content": [{"type": "text", "text": '{"a": [1]}'}]}) == {"a": [1]}
+    assert tool_value({"content": [{"type": "text", "text": "plain"}]}) == "plain"
+    assert tool_value({"content": [{"type": "text", "text": "NaN"}]}) == "NaN"
+    image = {"type": "image", "data": "AA==", "mimeType": "image/png"}
+    assert tool_value({"content": [image]}) == [image]
+    with pytest.raises(ToolCallFailed, match="server says no"):
+        tool_value({"content": [{"type": "text", "text": "server says no"}], "isError": True})
+    with pytest.raises(ToolCallFailed, match="input_required"):
+        tool_value({"resultType": "input_required", "inputRequests": {}})
+
+
+# -- the runner (real Deno) -------------------------------------------------------------------------
+
+async def _echo(binding: Any, args: dict[str, Any]) -> dict[str, Any]:
+    return {"content": [{"type": "text", "text": json.dumps(args)}]}
+
+
+ECHO = ToolTable.build([("echo", "echo", "echo__echo", {})])
+
+
+@pytest.mark.anyio
+async def test_each_run_is_a_fresh_process() -> None:
+    sandbox = Sandbox()
+    first = await sandbox.run("(globalThis as any).kept = 1; export default Deno.pid", ECHO, _echo, SandboxLimits())
+    second = await sandbox.run("export default [(globalThis as any).kept ?? null, Deno.pid]", ECHO, _echo,
+                               SandboxLimits())
+    assert first.ok and second.ok, (first, second)
+    assert second.value[0] is None and second.value[1] != first.value
+
+
+@pytest.mark.anyio
+async def test_import_map_blocks_files_even_without_the_source_check(monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    """Second layer: with the static check switched off, a JSON import still cannot read a file."""
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"secret": "s3cr3t"}')
+    monkeypatch.setattr(runner, "find_import", lambda code: None)
+    sandbox = Sandbox()
+    for code in (f'import s from "{secret}" with {{ type: "json" }}; export default s',
+                 f'export default (await import("{tmp_path}/" + "secret.json", {{ with: {{ type: "json" }} }})).default',
+                 'export default (await import("/etc/passwd")).default'):
+        result = await sandbox.run(code, ECHO, _echo, SandboxLimits())
+        assert not result.ok and "s3cr3t" not in json.dumps(result.value) and "root:" not in (result.error or "")
+        assert "imports-are-not-allowed" in (result.error or "") or "read access" in (result.error or ""), result
+
+
+@pytest.mark.anyio
+async def test_runs_beyond_the_concurrency_limit_wait_for_a_slot() -> None:
+    sandbox = Sandbox(max_concurrent=2)
+    in_flight = peak = 0
+    release = anyio.Event()
+
+    async def held(binding: Any, args: dict[str, Any]) -> dict[str, Any]:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        if peak == 2:
+            release.set()  # two runs are inside at once: let every call finish
+        await release.wait()
+        in_flight -= 1
+        return {"content": [{"type": "text", "text": str(args["i"])}]}
+
+    results: list[Any] = []
+
+    async def one(i: int) -> None:
+        code = f"export default await tools.echo.echo({{ i: {i} }})"
+        results.append(await sandbox.run(code, ECHO, held, SandboxLimits(timeout_s=30)))
+
+    async with anyio.create_task_group() as tg:
+        for i in range(4):
+            tg.start_soon(one, i)
+    assert sorted(r.value for r in results) == [0, 1, 2, 3] and all(r.ok for r in results), results
+    assert peak == 2
+
+
+class _Advertising(ToolTable):
+    """A table whose manifest shows the sandbox a tool it does not grant (as a tampered prelude might)."""
+
+    def manifest(self) -> dict[str, list[str]]:
+        return {"echo": ["echo", "ghost"], "secret": ["steal"]}
+
+
+@pytest.mark.anyio
+async def test_the_table_not_the_sandbox_decides_what_is_called() -> None:
+    called: list[str] = []
+
+    async def record(binding: Any, args: dict[str, Any]) -> dict[str, Any]:
+        called.append(binding.exposed)
+        return {"content": [{"type": "text", "text": "ok"}]}
+
+    table = _Advertising(ECHO.servers, ECHO.server_names)
+    code = """
+        const out = [];
+        for (const f of [() => tools.echo.ghost({}), () => tools.secret.steal({}), () => tools.echo.echo({})]) {
+          try { out.push(await f()); } catch (e) { out.push((e as Error).message); }
+        }
+        export default out;
+    """
+    result = await Sandbox().run(code, table, record, SandboxLimits())
+    assert result.value == ["tools.echo.ghost is not available to this run",
+                            "tools.secret.steal is not available to this run", "ok"], result
+    assert called == ["echo__echo"] and result.tool_calls == 3
+
+
+@pytest.mark.anyio
+async def test_errors_in_callbacks_are_reported_and_the_run_goes_on() -> None:
+    code = """
+        setTimeout(() => { throw new Error("in a timer"); }, 1);
+        await new Promise((r) => setTimeout(r, 50));
+        Promise.reject(new Error("nobody awaits"));
+        await new Promise((r) => setTimeout(r, 10));
+        export default "survived";
+    """
+    result = await Sandbox().run(code, ECHO, _echo, SandboxLimits())
+    assert result.ok and result.value == "survived", result
+    assert "Uncaught Error: in a timer" in result.console and "Uncaught (in promise) Error: nobody awaits" in result.console
+    assert "/meta-mcp-run-" not in result.console and "user.ts:" in result.console
+
+
+@pytest.mark.anyio
+async def test_a_sandbox_that_cannot_start_is_a_sandbox_error(tmp_path: Path) -> None:
+    result = await Sandbox(deno=str(tmp_path / "no-deno")).run("export default 1", ECHO, _echo, SandboxLimits())
+    assert not result.ok and result.error_kind == "sandbox" and "no-deno" in (result.error or ""), result
