@@ -917,7 +917,6 @@ async def amain(a: argparse.Namespace) -> int:
             if parts:
                 cpu_lines.append(f"  {tr:5} c={c:<3} " + " | ".join(parts))
     if cpu_lines:
-        print()
         print("CPU ms per call under load, by process (client = this benchmark process):")
         print("\n".join(cpu_lines))
     print()

@@ -30,6 +30,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -176,6 +177,7 @@ async def measure(a: argparse.Namespace) -> dict[str, Any]:
                     seq_n.append((await bench.run_code(BRIDGED_SEQ.replace("{n}", str(n)), n))[0])
                     par_n.append((await bench.run_code(BRIDGED_PAR.replace("{n}", str(n)), n))[0])
                     direct += await bench.direct_calls(n)
+    shutil.rmtree(config.parent, ignore_errors=True)
     bridged_seq = (statistics.median(seq_n) - statistics.median(seq_0)) / n
     bridged_par = (statistics.median(par_n) - statistics.median(seq_0)) / n
     return {

@@ -116,6 +116,10 @@ def _serve_with(args: argparse.Namespace, prespawned) -> int:  # noqa: ANN001
     logging.basicConfig(
         stream=sys.stderr, level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if logging.getLogger().level > logging.DEBUG:
+        # One INFO line per upstream HTTP request is noise on the hot path (and in the host's log).
+        for name in ("httpx2", "httpcore2", "httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     try:
         preload = load_config(settings.config) if settings.config else []
     except ConfigError as exc:

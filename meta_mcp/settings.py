@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Transport = Literal["stdio", "http"]
+AgentProvider = Literal["auto", "openai", "openrouter", "openai-compatible", "sampling"]
 
 
 class Settings(BaseSettings):
@@ -65,4 +66,37 @@ class Settings(BaseSettings):
     sandbox_deno: Path | None = Field(default=None, description="run_code: Deno binary (default: the PyPI deno package's)")
     sandbox_tmpdir: Path | None = Field(
         default=None, description="run_code: where run directories go (default /dev/shm when writable, else the temp dir)"
+    )
+
+    # -- agent (agent_chat) --
+    agent_provider: AgentProvider = Field(
+        default="auto",
+        description="agent_chat: model provider; auto = openai-compatible if agent_base_url is set, else openai if "
+        "OPENAI_API_KEY, else openrouter if OPENROUTER_API_KEY, else the client's model through MCP sampling",
+    )
+    agent_model: str | None = Field(default=None, description="agent_chat: model (default per provider)")
+    agent_base_url: str | None = Field(default=None, description="agent_chat: base URL of an OpenAI-compatible server")
+    agent_api_key: SecretStr | None = Field(default=None, description="agent_chat: key for agent_base_url (or openai)")
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key"))
+    openai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url"))
+    openrouter_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENROUTER_API_KEY", "openrouter_api_key")
+    )
+    openrouter_base_url: str = Field(default="https://openrouter.ai/api/v1", description="agent_chat: OpenRouter API")
+    agent_max_steps: int = Field(default=10, ge=1, description="agent_chat: default model steps per call")
+    agent_max_steps_limit: int = Field(default=50, ge=1, description="agent_chat: largest max_steps a call may ask")
+    agent_timeout_s: float = Field(default=300.0, gt=0, description="agent_chat: wall time of one run (s)")
+    agent_max_tokens: int = Field(default=200_000, ge=1, description="agent_chat: tokens (prompt + completion) per run")
+    agent_max_output_tokens: int | None = Field(default=None, ge=1, description="agent_chat: max tokens per model reply")
+    agent_stream: bool = Field(default=True, description="agent_chat: stream model replies (SSE)")
+    agent_request_timeout_s: float = Field(default=120.0, gt=0, description="agent_chat: one model request (s)")
+    agent_retries: int = Field(default=3, ge=0, description="agent_chat: retries of a model request (429, 5xx, network)")
+    agent_retry_backoff_s: float = Field(default=0.5, ge=0, description="agent_chat: first retry delay (s), doubling")
+    agent_history_max_messages: int = Field(default=200, ge=4, description="agent_chat: messages kept per conversation")
+    agent_history_max_chars: int = Field(default=200_000, ge=1_000, description="agent_chat: characters kept per conversation")
+    agent_tool_result_max_chars: int = Field(default=20_000, ge=100, description="agent_chat: tool result shown to the model")
+    agent_max_conversations: int = Field(default=1000, ge=1, description="agent_chat: conversations kept per workspace")
+    agent_tool_choice: str | None = Field(
+        default=None, description="agent_chat: tool_choice of a run's first step: auto, required, none, or a tool's "
+        "function name to force (e.g. to make a small local model call a tool)",
     )

@@ -8,6 +8,7 @@ test_sandbox_security.py.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -276,3 +277,21 @@ async def test_errors_in_callbacks_are_reported_and_the_run_goes_on() -> None:
 async def test_a_sandbox_that_cannot_start_is_a_sandbox_error(tmp_path: Path) -> None:
     result = await Sandbox(deno=str(tmp_path / "no-deno")).run("export default 1", ECHO, _echo, SandboxLimits())
     assert not result.ok and result.error_kind == "sandbox" and "no-deno" in (result.error or ""), result
+
+
+@pytest.mark.anyio
+async def test_directories_of_dead_processes_are_swept(tmp_path: Path) -> None:
+    """Runs leave nothing behind; what a killed meta-mcp left is deleted when a new one starts running code."""
+    proc = subprocess.Popen(["true"])  # noqa: ASYNC220  (its pid is free once it has exited)
+    proc.wait()
+    stale = [tmp_path / f"meta-mcp-run-{proc.pid}-abc", tmp_path / f"meta-mcp-deno-dir-{proc.pid}-abc"]
+    alive = tmp_path / f"meta-mcp-run-{os.getpid()}-abc"
+    for d in [*stale, alive]:
+        (d / "sub").mkdir(parents=True)
+    sandbox = Sandbox(tmpdir=tmp_path)
+    result = await sandbox.run("export default 1", ECHO, _echo, SandboxLimits())
+    assert result.ok
+    assert not any(d.exists() for d in stale) and alive.exists()
+    runner._CLEANER.submit(lambda: None).result()  # the finished run's directory is deleted off-path
+    left = [p.name for p in tmp_path.iterdir() if p != alive]
+    assert len(left) == 1 and left[0].startswith(f"meta-mcp-deno-dir-{os.getpid()}-"), left  # the template

@@ -55,6 +55,8 @@ class CallContext:
     input_responses: dict[str, Any] | None = None
     request_state: str | None = None
     can_elicit: bool = False
+    can_sample: bool = False
+    """The client declared the sampling capability (it can answer `sampling/createMessage`)."""
 
 
 NO_CONTEXT = CallContext()

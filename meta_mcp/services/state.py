@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
@@ -37,6 +38,11 @@ class StateStore(Protocol):
 
     async def set_config(self, workspace: str, name: str, config: dict[str, Any]) -> None: ...
 
+    # -- agent conversations (agent_chat): JSON-able dicts, opaque to the store --
+    async def get_conversation(self, workspace: str, conversation_id: str) -> dict[str, Any] | None: ...
+
+    async def put_conversation(self, workspace: str, conversation_id: str, data: dict[str, Any]) -> None: ...
+
 
 class MemoryStore:
     """`StateStore` in this process's memory (lost on restart)."""
@@ -44,6 +50,9 @@ class MemoryStore:
     def __init__(self) -> None:
         self._servers: dict[str, dict[str, ServerRecord]] = {}
         self._config: dict[str, dict[str, dict[str, Any]]] = {}
+        self._conversations: dict[str, dict[str, dict[str, Any]]] = {}
+        self.max_conversations = 1000
+        """Per workspace; putting one more evicts the least recently written."""
 
     async def servers(self, workspace: str) -> dict[str, ServerRecord]:
         return dict(self._servers.get(workspace, {}))
@@ -59,3 +68,15 @@ class MemoryStore:
 
     async def set_config(self, workspace: str, name: str, config: dict[str, Any]) -> None:
         self._config.setdefault(workspace, {})[name] = dict(config)
+
+    # -- agent conversations (agent_chat) --
+    async def get_conversation(self, workspace: str, conversation_id: str) -> dict[str, Any] | None:
+        found = self._conversations.get(workspace, {}).get(conversation_id)
+        return copy.deepcopy(found) if found is not None else None
+
+    async def put_conversation(self, workspace: str, conversation_id: str, data: dict[str, Any]) -> None:
+        kept = self._conversations.setdefault(workspace, {})
+        kept.pop(conversation_id, None)  # re-insert: dict order is the eviction order
+        kept[conversation_id] = copy.deepcopy(data)
+        while len(kept) > self.max_conversations:
+            kept.pop(next(iter(kept)))

@@ -92,6 +92,7 @@ def _call_context(ctx: ServerRequestContext[Any], params: Any) -> CallContext:
         input_responses=_wire(getattr(params, "input_responses", None)),
         request_state=getattr(params, "request_state", None),
         can_elicit=bool(session.client_capabilities and session.client_capabilities.elicitation),
+        can_sample=bool(session.client_capabilities and session.client_capabilities.sampling),
     )
 
 
@@ -142,33 +143,23 @@ def build_server(workspaces: Workspaces) -> Server[Any]:
         except ValueError as exc:
             raise MCPError(INVALID_PARAMS, f"{header}: {exc}") from None
 
-    async def list_tools(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None) -> dict:
-        registry = ws(ctx)
-        await registry.wait_preloaded()
-        return {"tools": registry.surface.tools, "resultType": "complete"}
+    def lister(key: str, attr: str) -> Callable[[ServerRequestContext[Any], Any], Awaitable[dict]]:
+        """A `*/list` handler: the workspace's current surface, after preloaded servers' first try."""
+
+        async def handler(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None) -> dict:
+            registry = ws(ctx)
+            await registry.wait_preloaded()
+            return {key: getattr(registry.surface, attr), "resultType": "complete"}
+
+        return handler
 
     async def call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> dict:
         registry = ws(ctx)
         return await _interactive(ctx, params, lambda call: registry.call_tool(params.name, params.arguments, call))
 
-    async def list_resources(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None) -> dict:
-        registry = ws(ctx)
-        await registry.wait_preloaded()
-        return {"resources": registry.surface.resources, "resultType": "complete"}
-
-    async def list_templates(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None) -> dict:
-        registry = ws(ctx)
-        await registry.wait_preloaded()
-        return {"resourceTemplates": registry.surface.resource_templates, "resultType": "complete"}
-
     async def read_resource(ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams) -> dict:
         registry = ws(ctx)
         return await _interactive(ctx, params, lambda call: registry.read_resource(str(params.uri), call))
-
-    async def list_prompts(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None) -> dict:
-        registry = ws(ctx)
-        await registry.wait_preloaded()
-        return {"prompts": registry.surface.prompts, "resultType": "complete"}
 
     async def get_prompt(ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams) -> dict:
         registry = ws(ctx)
@@ -209,12 +200,12 @@ def build_server(workspaces: Workspaces) -> Server[Any]:
         description="An MCP server that aggregates MCP servers",
         instructions=INSTRUCTIONS,
         cache_hints=_NO_CACHE,
-        on_list_tools=list_tools,
+        on_list_tools=lister("tools", "tools"),
         on_call_tool=call_tool,
-        on_list_resources=list_resources,
-        on_list_resource_templates=list_templates,
+        on_list_resources=lister("resources", "resources"),
+        on_list_resource_templates=lister("resourceTemplates", "resource_templates"),
         on_read_resource=read_resource,
-        on_list_prompts=list_prompts,
+        on_list_prompts=lister("prompts", "prompts"),
         on_get_prompt=get_prompt,
         on_completion=complete,
         on_subscribe_resource=subscribe,
@@ -224,4 +215,7 @@ def build_server(workspaces: Workspaces) -> Server[Any]:
     server.add_notification_handler("notifications/initialized", types.NotificationParams, initialized)
     # Handshake-era logging; added by method so the constructor's deprecation warning stays quiet.
     server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)
+    # The SDK's default OpenTelemetry middleware opens a span per message even with no exporter:
+    # 2-4 % of a proxied call, for nothing. Tracing, when configured, is ours to add.
+    server.middleware = []
     return server

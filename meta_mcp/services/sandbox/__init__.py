@@ -7,6 +7,7 @@
 - `names`: which tools a run may call and their JavaScript names (`tools.<server>.<tool>`);
 - `typescript`: `.d.ts` declarations generated from the tools' JSON Schemas;
 - `source`: the static check that code imports nothing;
+- `workdirs`: where runs keep their files (tmpfs when there is one), cleanup after killed processes;
 - `prelude.ts`: loaded in the process before the code; builds `tools`, `console`, `ToolError`.
 
 The service knows nothing of MCP transports: its caller (the `run_code` meta tool) builds the

@@ -45,6 +45,7 @@ from anyio.abc import ByteReceiveStream, Process, TaskGroup
 from meta_mcp.services.sandbox import bridge
 from meta_mcp.services.sandbox.names import ToolBinding, ToolTable
 from meta_mcp.services.sandbox.source import find_import
+from meta_mcp.services.sandbox.workdirs import default_tmpdir, sweep
 
 PRELUDE = Path(__file__).with_name("prelude.ts")
 BLOCKED_IMPORTS = "file:///meta-mcp-sandbox/imports-are-not-allowed/"
@@ -99,14 +100,6 @@ class RunResult:
     limit: LimitName | None = None
 
 
-def default_tmpdir() -> Path:
-    """Where run directories go: `/dev/shm` (memory) when it is a writable directory, else the system
-    temp dir. A run creates and deletes a few dozen small files (Deno's caches among them); on a
-    busy disk that alone can cost more than the run."""
-    shm = Path("/dev/shm")
-    return shm if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else Path(tempfile.gettempdir())
-
-
 def find_deno() -> str:
     """The Deno binary shipped by the PyPI `deno` package."""
     import deno  # the PyPI package: a wheel with the binary inside, nothing downloaded at run time
@@ -130,9 +123,10 @@ class Sandbox:
         one). None if it could not be made: runs then start from an empty directory."""
         async with self._template_lock:
             if self._template is None:
-                template = Path(tempfile.mkdtemp(prefix="meta-mcp-deno-dir-", dir=self.tmpdir))
+                sweep(Path(self.tmpdir))
+                template = Path(tempfile.mkdtemp(prefix=f"meta-mcp-deno-dir-{os.getpid()}-", dir=self.tmpdir))
                 atexit.register(shutil.rmtree, template, True)
-                workdir = Path(tempfile.mkdtemp(prefix="meta-mcp-run-", dir=self.tmpdir))
+                workdir = Path(tempfile.mkdtemp(prefix=f"meta-mcp-run-{os.getpid()}-", dir=self.tmpdir))
                 try:
                     warm = _Run(self.deno, workdir, workdir / "user.ts", "export default 0;", ToolTable(), _no_calls,
                                 SandboxLimits(), deno_dir=template)
@@ -156,11 +150,14 @@ class Sandbox:
             return RunResult(False, error=f"time limit exceeded: no sandbox slot became free within timeout_s="
                              f"{limits.timeout_s:g} s (sandbox_max_concurrent runs at once)",
                              error_kind="limit", limit="time")
-        workdir = Path(tempfile.mkdtemp(prefix="meta-mcp-run-", dir=self.tmpdir))
+        workdir = Path(tempfile.mkdtemp(prefix=f"meta-mcp-run-{os.getpid()}-", dir=self.tmpdir))
         try:
             warm = await self._warm_deno_dir()
             if warm is not None:
-                shutil.copytree(warm, workdir / ".deno")
+                try:
+                    shutil.copytree(warm, workdir / ".deno")
+                except OSError:  # the template is gone (a tmp cleaner?): this run starts cold, the next remakes it
+                    self._template = None
             user = workdir / ("user.js" if javascript else "user.ts")
             result = await _Run(self.deno, workdir, user, code, table, call_tool, limits,
                                 deno_dir=workdir / ".deno").execute()
