@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -39,6 +38,7 @@ from pydantic import TypeAdapter
 from meta_mcp.config import ServerSpec
 from meta_mcp.providers.base import NO_CONTEXT, CallContext, Listing, LogFn, Provider, ToolError
 from meta_mcp.providers.connect import open_transport
+from meta_mcp.providers.listing import KINDS, fetch_listing
 from meta_mcp.providers.process import Prespawned
 from meta_mcp.settings import Settings
 
@@ -46,12 +46,6 @@ logger = logging.getLogger(__name__)
 
 _RAW = TypeAdapter(dict[str, Any])
 """Results are kept as the wire dicts the upstream sent: exact passthrough, no model round trip."""
-
-_KINDS = ("tools", "resources", "prompts")
-
-
-def _dump(items: list[Any]) -> tuple[dict[str, Any], ...]:
-    return tuple(item.model_dump(by_alias=True, mode="json", exclude_none=True) for item in items)
 
 
 class UpstreamProvider(Provider):
@@ -149,7 +143,7 @@ class UpstreamProvider(Provider):
                 await stack.enter_async_context(client)
                 self.protocol_version = client.protocol_version
                 await self._restore_session_state(client)
-                self.listing = await self._fetch_listing(client, _KINDS)
+                self.listing = await fetch_listing(client, KINDS, self.listing)
                 tg = await stack.enter_async_context(anyio.create_task_group())
                 tg.start_soon(self._refresher, client)
                 if self.protocol_version in MODERN_PROTOCOL_VERSIONS:
@@ -169,33 +163,6 @@ class UpstreamProvider(Provider):
         return became_ready
 
     # -- listings ----------------------------------------------------------------------------------
-
-    async def _fetch_listing(self, client: Client, kinds: tuple[str, ...]) -> Listing:
-        caps = client.server_capabilities
-        old = self.listing
-        tools, resources, templates, prompts = old.tools, old.resources, old.resource_templates, old.prompts
-        session = client.session
-        if "tools" in kinds:
-            tools = await self._page(session.list_tools, "tools") if caps.tools else ()
-        if "resources" in kinds:
-            resources = await self._page(session.list_resources, "resources") if caps.resources else ()
-            templates = (
-                await self._page(session.list_resource_templates, "resource_templates") if caps.resources else ()
-            )
-        if "prompts" in kinds:
-            prompts = await self._page(session.list_prompts, "prompts") if caps.prompts else ()
-        return Listing(tools=tools, resources=resources, resource_templates=templates, prompts=prompts)
-
-    async def _page(self, fetch: Callable[..., Awaitable[Any]], attr: str) -> tuple[dict[str, Any], ...]:
-        items: list[Any] = []
-        cursor: str | None = None
-        for _ in range(1000):  # a bound against a server that never stops paging
-            page = await fetch(params=types.PaginatedRequestParams(cursor=cursor) if cursor else None)
-            items.extend(getattr(page, attr))
-            cursor = page.next_cursor
-            if not cursor:
-                break
-        return _dump(items)
 
     def _mark_dirty(self, kind: str) -> None:
         self._dirty.add(kind)
@@ -256,7 +223,7 @@ class UpstreamProvider(Provider):
                 except Exception as exc:
                     logger.debug("server %r: listen stream ended: %s", self.name, exc)
                 if not self._resubscribe.is_set():
-                    for kind in _KINDS:
+                    for kind in KINDS:
                         self._mark_dirty(kind)
                     await anyio.sleep(1)
                 tg.cancel_scope.cancel()
@@ -296,7 +263,7 @@ class UpstreamProvider(Provider):
             kinds, self._dirty = tuple(self._dirty), set()
             try:
                 with anyio.fail_after(self._timeout):
-                    self.listing = await self._fetch_listing(client, kinds)
+                    self.listing = await fetch_listing(client, kinds, self.listing)
             except Exception as exc:
                 logger.warning("server %r: refreshing %s failed: %s", self.name, ", ".join(kinds), _describe(exc))
                 continue
