@@ -24,7 +24,13 @@ config file (JSON or YAML), the mcpServers format of Claude Desktop / VS Code:
   per-server extras: "prefix" (tool-name prefix, default the server name; "" for none),
   "timeout" (seconds per call, default META_MCP_CALL_TIMEOUT or 60), "transport": "sse" for SSE URLs.
 
-environment: META_MCP_CALL_TIMEOUT, META_MCP_CONNECT_TIMEOUT, META_MCP_LOG_LEVEL, … (also from .env)
+workspaces (HTTP): the X-MCP-Workspace header names a client's workspace (default "default"); each
+  workspace has its own active servers; stdio serves one workspace.
+secrets: catalog servers read theirs from meta-mcp's environment or ./.env, by variable name.
+
+environment (also from ./.env): META_MCP_CALL_TIMEOUT, META_MCP_CONNECT_TIMEOUT, META_MCP_LOG_LEVEL,
+  META_MCP_WORKSPACE_HEADER, META_MCP_SANDBOX_* (run_code limits), META_MCP_AGENT_* and
+  OPENAI_API_KEY / OPENAI_BASE_URL / OPENROUTER_API_KEY (agent_chat models); see README.md.
 """
 
 
