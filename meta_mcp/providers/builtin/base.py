@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from jsonschema import Draft202012Validator
 from mcp import MCPError
 from mcp_types import INVALID_PARAMS
 
@@ -75,10 +74,14 @@ class MetaTool:
         self.definition = definition
         self.name: str = definition["name"]
         self.handler = handler
-        self._validator = Draft202012Validator(definition["inputSchema"])
+        self._validator: Any = None  # built on first use: jsonschema stays off the start-up path
 
     def check(self, arguments: dict[str, Any]) -> None:
         """Raise `INVALID_PARAMS` naming the first problem with `arguments`."""
+        if self._validator is None:
+            from jsonschema import Draft202012Validator
+
+            self._validator = Draft202012Validator(self.definition["inputSchema"])
         error = next(iter(sorted(self._validator.iter_errors(arguments), key=lambda e: list(e.path))), None)
         if error is not None:
             where = ".".join(str(p) for p in error.path) or "arguments"

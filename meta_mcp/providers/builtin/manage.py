@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
 from meta_mcp.config import ServerSpec
@@ -39,6 +38,8 @@ def _schema_errors(schema: dict[str, Any] | None, config: dict[str, Any], *, par
     """Problems with `config`; with `partial`, missing required fields are not problems (yet)."""
     if not schema:
         return []
+    from jsonschema import Draft202012Validator  # off the start-up path
+
     errors = sorted(Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.path))
     if partial:
         errors = [e for e in errors if not (e.validator == "required" and not e.path)]
