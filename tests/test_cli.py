@@ -58,3 +58,16 @@ def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
     out = subprocess.run(meta_mcp_argv("serve", "--config", str(tmp_path / "nope.json")), capture_output=True,
                          text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert out.returncode == 2 and "nope.json" in out.stderr and "cannot read" in out.stderr
+
+
+def test_an_oversized_stdin_line_gets_one_parse_error_and_the_server_carries_on() -> None:
+    """Regression: a line past the 64 MiB line limit used to end the stdin reader (and the server)."""
+    init = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+    proc = subprocess.Popen(meta_mcp_argv("serve"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    out, _ = proc.communicate(b"x" * (65 * 1024 * 1024) + b"\n" + init.encode() + b"\n", timeout=120)
+    replies = [json.loads(line) for line in out.decode().splitlines()]
+    assert [r.get("error", {}).get("code") for r in replies] == [-32700, None]
+    assert replies[1]["id"] == 1 and "capabilities" in replies[1]["result"]
+    assert proc.returncode == 0

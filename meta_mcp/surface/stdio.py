@@ -94,6 +94,8 @@ class _AnsweringReadStream:
 
 
 _LINE_LIMIT = 64 * 1024 * 1024
+_OVERSIZED = "<line too long>\n"
+"""Stands in for a dropped over-long line: not JSON, so the client gets a Parse error for it."""
 
 
 class _PipeLines:
@@ -106,7 +108,19 @@ class _PipeLines:
         return self
 
     async def __anext__(self) -> str:
-        line = await self._reader.readline()
+        try:
+            line = await self._reader.readline()
+        except ValueError as exc:  # a line over _LINE_LIMIT: drop all of it, answer, don't die
+            # asyncio drops what it has read; if the newline had not arrived yet, the line's tail
+            # is still to come ("Separator is not found" in the message) and is skipped as well.
+            while "not found" in str(exc):
+                try:
+                    await self._reader.readline()
+                    break
+                except ValueError as more:
+                    exc = more
+            logger.warning("dropped an input line longer than %d bytes", _LINE_LIMIT)
+            return _OVERSIZED
         if not line:
             raise StopAsyncIteration
         return line.decode("utf-8", "replace")
