@@ -71,7 +71,10 @@ def _raw_transport(spec: ServerSpec, *, connect_timeout: float, prespawned: Pres
     from mcp.client.streamable_http import streamable_http_client
 
     # No read timeout on the HTTP client: per-call timeouts are ours, and SSE responses are long-lived.
-    http = httpx2.AsyncClient(headers=spec.headers, timeout=httpx2.Timeout(connect_timeout, read=None))
+    # Keep-alive for as many connections as concurrent calls: httpx's default of 20 makes every call
+    # beyond 20 in flight open a new TCP connection to the upstream.
+    limits = httpx2.Limits(max_connections=256, max_keepalive_connections=256, keepalive_expiry=30)
+    http = httpx2.AsyncClient(headers=spec.headers, timeout=httpx2.Timeout(connect_timeout, read=None), limits=limits)
     return _owning(streamable_http_client(spec.url, http_client=http), http)
 
 
