@@ -34,9 +34,9 @@ from mcp_types import INVALID_PARAMS
 from meta_mcp.config import ServerSpec
 from meta_mcp.providers.base import NO_CONTEXT, CallContext, Provider, ToolError
 from meta_mcp.providers.upstream import UpstreamProvider
-from meta_mcp.registry.pool import UpstreamPool
 from meta_mcp.registry.naming import NameTable
 from meta_mcp.registry.notify import ChangeNotifier
+from meta_mcp.registry.pool import UpstreamPool
 from meta_mcp.registry.surface import Surface, build_surface
 from meta_mcp.registry.uris import exposed_uri, split_uri
 from meta_mcp.settings import Settings

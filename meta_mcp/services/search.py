@@ -4,7 +4,9 @@ Hand-written rather than a dependency: the PyPI BM25 packages pull in numpy for 
 here, and our corpora are hundreds of short documents, scored in well under a millisecond.
 
 Tokens are lower-cased words; identifiers are split on `_`, `-`, `.` and camelCase, so
-`get_current_time` matches "current time". Fields can be weighted by repeating them.
+`get_current_time` matches "current time"; stop words (including filler such as "mcp", "server",
+"tool") are dropped and plural / -ing / -ed forms folded. This is the one tokenizer of the project:
+the catalog's BM25F search uses it too. Fields can be weighted by repeating them.
 
 Example:
     >>> index = BM25Index(["get_current_time: Get the time in a timezone", "fetch: Fetch a URL"])
@@ -19,25 +21,39 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset(
-    "a an and are as at be by can do for from how i in is it its me my of on or please the this to what "
-    "when where which who with you your".split()
+CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+WORD = re.compile(r"[a-z0-9]+")
+
+STOP = frozenset(
+    ["a", "about", "after", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "been", "being", "but", "by", "can", "could", "do", "does", "doing", "for", "from", "get", "give", "go", "had", "has", "have", "having", "he", "her", "here", "him", "his", "how", "i", "i'd", "if", "im", "in", "into", "is", "it", "its", "just", "let", "lets", "like", "make", "me", "more", "most", "my", "need", "no", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "out", "over", "please", "put", "same", "she", "should", "so", "some", "something", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "up", "us", "use", "using", "very", "via", "want", "was", "way", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "find", "look", "able", "allow", "allows", "anything", "help", "helps", "new", "provide", "provides", "show", "tell", "thing", "things", "mcp", "model", "context", "protocol", "server", "servers", "tool", "tools", "official"]
 )
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-case word tokens with identifiers split and stop words dropped."""
-    words = _WORD.findall(_CAMEL.sub(" ", text).lower())
-    return [_stem(w) for w in words if w not in _STOP]
+    """Stemmed word tokens without stop words; identifiers split on `_ - .` and camelCase."""
+    return [stem(w) for w in WORD.findall(CAMEL.sub(" ", text).lower()) if w not in STOP]
 
 
-def _stem(word: str) -> str:
-    # A light plural/verb-form fold: "files" → "file", "searching" → "search". Enough for names.
-    for suffix in ("ing", "es", "s"):
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            return word[: -len(suffix)]
+def stem(word: str) -> str:
+    """Light English folding shared with the index: plural, -ing and -ed forms, final e."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith(("sses", "xes", "ches", "shes", "zes")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if word.endswith("ing") and len(word) > 5:
+        word = word[:-3]
+        if len(word) > 2 and word[-1] == word[-2] and word[-1] not in "ls":
+            word = word[:-1]
+    elif word.endswith("ed") and len(word) > 4:
+        word = word[:-2]
+        if len(word) > 2 and word[-1] == word[-2] and word[-1] not in "ls":
+            word = word[:-1]
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
     return word
 
 

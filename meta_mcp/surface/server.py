@@ -14,12 +14,12 @@ from dataclasses import replace
 from typing import Any
 
 import mcp_types as types
+from mcp import MCPError
 from mcp.server import Server
 from mcp.server.caching import CacheHint
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.models import InitializationOptions
-from mcp import MCPError
 from mcp_types import INVALID_PARAMS, LOG_LEVEL_META_KEY
 from mcp_types.methods import CACHEABLE_METHODS
 

@@ -31,7 +31,14 @@ import anyio
 from meta_mcp.services.agent.budget import Budget
 from meta_mcp.services.agent.conversation import new_id, truncate, valid_id
 from meta_mcp.services.agent.providers import (
-    ConfigError, ModelError, ModelReply, OpenAIChat, ProviderChoice, redact, resolve, sampling_reply,
+    ConfigError,
+    ModelError,
+    ModelReply,
+    OpenAIChat,
+    ProviderChoice,
+    redact,
+    resolve,
+    sampling_reply,
     sampling_request,
 )
 from meta_mcp.services.agent.toolset import ToolSet, result_text

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+from meta_mcp.services.search import WORD, stem
+
 EXPANSION_WEIGHT = 0.7
 
 # (triggers, catalog vocabulary). Triggers with a space are phrases; others are words.
@@ -126,30 +128,6 @@ INTENTS: list[tuple[str, str]] = [
 ]
 
 
-def _stem(word: str) -> str:
-    """Light English folding shared with the index: plural, -ing and -ed forms, final e."""
-    if len(word) <= 3 or not word.isalpha():
-        return word
-    if word.endswith("ies") and len(word) > 4:
-        word = word[:-3] + "y"
-    elif word.endswith(("sses", "xes", "ches", "shes", "zes")):
-        word = word[:-2]
-    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        word = word[:-1]
-    if word.endswith("ing") and len(word) > 5:
-        word = word[:-3]
-        if len(word) > 2 and word[-1] == word[-2] and word[-1] not in "ls":
-            word = word[:-1]
-    elif word.endswith("ed") and len(word) > 4:
-        word = word[:-2]
-        if len(word) > 2 and word[-1] == word[-2] and word[-1] not in "ls":
-            word = word[:-1]
-    if word.endswith("e") and len(word) > 3:
-        word = word[:-1]
-    return word
-
-
-_WORD = re.compile(r"[a-z0-9]+")
 
 
 def _compile() -> list[tuple[frozenset[str], tuple[re.Pattern[str], ...], tuple[str, ...]]]:
@@ -162,7 +140,7 @@ def _compile() -> list[tuple[frozenset[str], tuple[re.Pattern[str], ...], tuple[
             if not part:
                 continue
             if part == triggers.split("|")[0].strip():  # the first segment: space-separated single words
-                words.update(_stem(w) for w in _WORD.findall(part))
+                words.update(stem(w) for w in WORD.findall(part))
             else:
                 phrases.append(re.compile(r"\b" + re.escape(part) + r"\b"))
         table.append((frozenset(words), tuple(phrases), tuple(vocabulary.split())))
@@ -176,7 +154,7 @@ def expansions(query: str, stems: set[str] | None = None) -> set[str]:
     """Catalog words (unstemmed) implied by `query`; `stems` are its stemmed tokens if already known."""
     lowered = query.lower()
     if stems is None:
-        stems = {_stem(w) for w in _WORD.findall(lowered)}
+        stems = {stem(w) for w in WORD.findall(lowered)}
     out: set[str] = set()
     for words, phrases, vocabulary in _TABLE:
         if words & stems or any(p.search(lowered) for p in phrases):

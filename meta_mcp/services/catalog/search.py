@@ -23,17 +23,11 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from meta_mcp.services.catalog.intents import EXPANSION_WEIGHT, _stem, expansions
+from meta_mcp.services.catalog.intents import EXPANSION_WEIGHT, expansions
+from meta_mcp.services.search import tokenize as tokens
 
 if TYPE_CHECKING:
     from meta_mcp.services.catalog.model import CatalogEntry
-
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_WORD = re.compile(r"[a-z0-9]+")
-
-STOP = frozenset(
-    ["a", "about", "after", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "been", "being", "but", "by", "can", "could", "do", "does", "doing", "for", "from", "get", "give", "go", "had", "has", "have", "having", "he", "her", "here", "him", "his", "how", "i", "i'd", "if", "im", "in", "into", "is", "it", "its", "just", "let", "lets", "like", "make", "me", "more", "most", "my", "need", "no", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "out", "over", "please", "put", "same", "she", "should", "so", "some", "something", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "up", "us", "use", "using", "very", "via", "want", "was", "way", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "find", "look", "able", "allow", "allows", "anything", "help", "helps", "new", "provide", "provides", "show", "tell", "thing", "things", "mcp", "model", "context", "protocol", "server", "servers", "tool", "tools", "official"]
-)
 
 #: Field weights and length-normalisation strengths (b) of BM25F.
 FIELDS: dict[str, tuple[float, float]] = {
@@ -46,11 +40,6 @@ FIELDS: dict[str, tuple[float, float]] = {
 K1 = 1.2
 NAME_BONUS = 2.5
 POPULARITY_WEIGHT = 0.08
-
-
-def tokens(text: str) -> list[str]:
-    """Stemmed word tokens without stop words; identifiers split on `_ - .` and camelCase."""
-    return [_stem(w) for w in _WORD.findall(_CAMEL.sub(" ", text).lower()) if w not in STOP]
 
 
 def _fields(entry: CatalogEntry) -> dict[str, list[str]]:
