@@ -62,4 +62,9 @@ async def serve_http(settings: Settings, preload: list[ServerSpec], prespawned: 
             log_level=settings.log_level.lower(), lifespan="on",
         )
         logger.info("serving streamable HTTP at http://%s:%d/mcp", settings.host, settings.port)
+        if settings.host not in ("127.0.0.1", "localhost", "::1"):
+            logger.warning(
+                "listening on %s: there is no authentication and no DNS-rebinding protection off loopback; "
+                "put meta-mcp behind an authenticating proxy or bind to 127.0.0.1", settings.host,
+            )
         await uvicorn.Server(config).serve()
