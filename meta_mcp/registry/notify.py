@@ -36,10 +36,6 @@ class ChangeNotifier:
         """Serves this workspace's `subscriptions/listen` streams."""
         self._connections: set[Any] = set()
 
-    @property
-    def connection_count(self) -> int:
-        return len(self._connections)
-
     def subscribe(self, connection: Any, uri: str, *, add: bool = True) -> None:
         """Record a handshake connection's `resources/subscribe` (or unsubscribe) of `uri`."""
         self.track(connection)

@@ -6,16 +6,14 @@ counts who holds each one and stops it when the last holder releases it. The exp
 part of the identity: it is each workspace's own business.
 
 Example:
-    a = await pool.acquire(spec)      # starts the server
-    b = await pool.acquire(spec)      # same provider, nothing started
-    await pool.release(a); await pool.release(b)   # stopped now
+    a = pool.hold(spec); await pool.ready(a)      # starts the server
+    b = pool.hold(spec); await pool.ready(b)      # the same provider: nothing started
+    await pool.release(a); await pool.release(b)  # stopped now
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
-
 import anyio.abc
 
 from meta_mcp.config import ServerSpec
@@ -58,12 +56,6 @@ class UpstreamPool:
         """Start `provider` if this is its first holder, else wait for its first attempt to finish."""
         await provider.start()
 
-    async def acquire(self, spec: ServerSpec) -> UpstreamProvider:
-        """`hold` + `ready`: the started provider for `spec`."""
-        provider = self.hold(spec)
-        await self.ready(provider)
-        return provider
-
     async def release(self, provider: UpstreamProvider) -> None:
         """Drop one hold on `provider`; stop it when none are left."""
         key = spec_key(provider.spec)
@@ -82,6 +74,3 @@ class UpstreamPool:
             await provider.stop()
         if self.prespawned is not None:
             self.prespawned.kill_unclaimed()
-
-    def holders(self, provider: Any) -> int:
-        return self._holders.get(spec_key(provider.spec), 0)
