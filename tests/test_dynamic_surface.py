@@ -129,6 +129,20 @@ async def test_workspaces_see_their_own_servers_and_share_processes(mode: str) -
             assert "crashy__ok" not in await tool_names(a)
             assert (await b.call_tool("c__ok", {})).structured_content["pid"] == pid_b
 
+            # The last holder removing it stops the process.
+            await b.call_tool("remove_server", {"name": "crashy"})
+            with anyio.fail_after(10):
+                while _alive(pid_b):
+                    await anyio.sleep(0.05)  # the pool stops it asynchronously: close stdin, then signals
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().split()[2]
+    except OSError:
+        return False
+    return state != "Z"
+
 
 @pytest.mark.parametrize("transport,mode", COMBOS)
 async def test_a_cancelled_call_is_cancelled_upstream(transport: str, mode: str) -> None:
