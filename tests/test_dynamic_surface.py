@@ -160,3 +160,20 @@ async def test_a_cancelled_call_is_cancelled_upstream(transport: str, mode: str)
         with anyio.fail_after(10):
             while await count() < 1:
                 await anyio.sleep(0.05)  # the cancellation travels asynchronously; poll the upstream's counter
+
+
+async def test_stdio_servers_inherit_network_settings_but_not_other_secrets() -> None:
+    """A stdio server gets the machine's CA bundle / proxy / package-manager settings (uvx and npx
+    servers download packages at start) but not the rest of meta-mcp's environment, e.g. API keys."""
+    from support import meta_mcp_stdio
+
+    env = {"SSL_CERT_FILE": "/etc/ssl/certs/test-bundle.pem", "UV_INDEX_URL": "https://pypi.example/simple",
+           "SOME_API_KEY": "sk-test-not-for-servers"}
+    async with make_client(meta_mcp_stdio(None, env=env), "legacy") as client:
+        added = await client.call_tool("add_server", {"name": "rich", "spec": spec_of("rich")})
+        assert not added.is_error, text_of(added)
+        seen = await client.call_tool("rich__environment", {"names": list(env)})
+        values = seen.structured_content["env"]
+        assert values["SSL_CERT_FILE"] == env["SSL_CERT_FILE"]
+        assert values["UV_INDEX_URL"] == env["UV_INDEX_URL"]
+        assert values["SOME_API_KEY"] is None

@@ -24,11 +24,20 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
-INHERITED_ENV = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "LC_ALL", "TMPDIR")
+INHERITED_ENV = (
+    "HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "LC_ALL", "TMPDIR",
+    # How this machine reaches the network: CA bundles and proxies. `uvx` / `npx` servers download
+    # their packages at start and fail with a TLS error without them.
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "no_proxy", "all_proxy",
+)
+INHERITED_PREFIXES = ("UV_", "PIP_", "NPM_CONFIG_", "npm_config_", "XDG_")
 """Variables a child inherits from meta-mcp's environment; everything else comes from its spec's `env`.
 
-The same safe set as the SDK's `get_default_environment` (plus locale and TMPDIR): secrets in
-meta-mcp's own environment do not leak into every server it starts."""
+The SDK's safe set (`get_default_environment`) plus locale, network trust/proxy settings and the
+package managers' own configuration (uv, pip, npm), which `uvx` / `npx` launches need. Anything else
+in meta-mcp's environment — API keys above all — does not leak into every server it starts; a server
+gets its secrets only through its own `env` (catalog entries: the secrets they declare)."""
 
 _LINE_LIMIT = 64 * 1024 * 1024
 """Longest JSON-RPC line accepted from an upstream (large tool results arrive on one line)."""
@@ -38,7 +47,10 @@ _EXIT_GRACE = 2.0
 
 def child_env(env: Mapping[str, str] | None) -> dict[str, str]:
     """The environment of a stdio upstream: the safe inherited set, then its own `env`."""
-    base = {k: v for k in INHERITED_ENV if (v := os.environ.get(k)) is not None and not v.startswith("()")}
+    base = {
+        k: v for k, v in os.environ.items()
+        if (k in INHERITED_ENV or k.startswith(INHERITED_PREFIXES)) and not v.startswith("()")
+    }
     return base | dict(env or {})
 
 
