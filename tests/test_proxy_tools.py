@@ -50,6 +50,16 @@ PASSTHROUGH_FIELDS = ("inputSchema", "outputSchema", "annotations", "title", "ic
 COMBOS = [("stdio", "auto"), ("stdio", "legacy"), ("http", "auto"), ("http", "legacy")]
 
 
+async def _not_asked(context: Any, params: Any) -> Any:
+    raise AssertionError("the direct reference client is never asked for sampling or elicitation here")
+
+
+# meta-mcp's upstream client declares sampling and elicitation (it forwards those requests to its own
+# clients), and servers such as server-everything list more tools for such a client: the direct
+# reference client declares the same, so both see the same server.
+_LIKE_META = {"sampling_callback": _not_asked, "elicitation_callback": _not_asked}
+
+
 @pytest.fixture(scope="module")
 async def direct() -> AsyncIterator[dict[str, dict[str, Any]]]:
     """Direct clients to the same upstreams, per mode: ``direct[mode][server]``."""
@@ -57,9 +67,11 @@ async def direct() -> AsyncIterator[dict[str, dict[str, Any]]]:
         out: dict[str, dict[str, Any]] = {}
         for mode in ("auto", "legacy"):
             out[mode] = {
-                "rich": await stack.enter_async_context(make_client(upstream_params("rich"), mode)),
-                "time": await stack.enter_async_context(make_client(time_params(), mode)),
-                "everything": await stack.enter_async_context(make_client(everything_params(), mode)),
+                "rich": await stack.enter_async_context(make_client(upstream_params("rich"), mode, **_LIKE_META)),
+                "time": await stack.enter_async_context(make_client(time_params(), mode, **_LIKE_META)),
+                "everything": await stack.enter_async_context(
+                    make_client(everything_params(), mode, **_LIKE_META)
+                ),
             }
         yield out
 

@@ -27,6 +27,9 @@ ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
 LogFn = Callable[[str, Any, str | None], Awaitable[None]]
 """Receives an upstream's log message (level, data, logger) emitted while the call is served."""
 
+AskFn = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+"""Sends a server→client request (method, params) to the caller's client; returns its result."""
+
 class ProviderListener(Protocol):
     """Who hears from a provider (a registry; several when workspaces share one upstream)."""
 
@@ -55,6 +58,9 @@ class CallContext:
     input_responses: dict[str, Any] | None = None
     request_state: str | None = None
     can_elicit: bool = False
+    ask: AskFn | None = None
+    """Forwards an upstream's own sampling / elicitation request to the caller's client mid-call;
+    None when the client cannot be asked mid-call (2026-era clients have no back-channel)."""
     can_sample: bool = False
     """The client declared the sampling capability (it can answer `sampling/createMessage`)."""
 

@@ -31,12 +31,12 @@ import anyio
 import anyio.abc
 import mcp_types as types
 from mcp import Client, MCPError
-from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+from mcp_types import CONNECTION_CLOSED, INVALID_REQUEST, REQUEST_TIMEOUT
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from meta_mcp.config import ServerSpec
-from meta_mcp.providers.base import NO_CONTEXT, CallContext, Listing, LogFn, Provider, ToolError
+from meta_mcp.providers.base import NO_CONTEXT, AskFn, CallContext, Listing, LogFn, Provider, ToolError
 from meta_mcp.providers.connect import open_transport
 from meta_mcp.providers.listing import KINDS, fetch_listing
 from meta_mcp.providers.process import Prespawned
@@ -76,6 +76,7 @@ class UpstreamProvider(Provider):
         self._dirty: set[str] = set()
         self._dirty_event = anyio.Event()
         self._inflight_logs: dict[object, LogFn] = {}
+        self._inflight_askers: dict[object, AskFn] = {}
         self._log_level: str | None = None
         self._subscriptions: set[str] = set()
         self._resubscribe = anyio.Event()
@@ -139,7 +140,8 @@ class UpstreamProvider(Provider):
                 transport = open_transport(self.spec, on_eof=self._lost.set, prespawned=self._prespawned,
                                            connect_timeout=self._settings.connect_timeout)
                 client = Client(transport, mode="auto", cache=None, message_handler=self._on_message,
-                                logging_callback=self._on_log_message)
+                                logging_callback=self._on_log_message, sampling_callback=self._on_sampling,
+                                elicitation_callback=self._on_elicitation)
                 await stack.enter_async_context(client)
                 self.protocol_version = client.protocol_version
                 await self._restore_session_state(client)
@@ -244,6 +246,32 @@ class UpstreamProvider(Provider):
         except Exception as exc:  # a caller gone away must not break the upstream connection
             logger.debug("server %r: dropping a log message: %s", self.name, exc)
 
+    async def _forward_request(self, method: str, params: Any) -> dict[str, Any] | types.ErrorData:
+        """A handshake-era upstream's own server→client request, passed to the client whose call is in
+        flight (the most recent one: JSON-RPC over stdio does not say which call a request belongs to)."""
+        askers = list(self._inflight_askers.values())
+        if not askers:
+            return types.ErrorData(code=INVALID_REQUEST, message=(
+                f"meta-mcp: no client can answer {method} for server {self.name!r} now (it is asked only "
+                "during a call from a client of the 2025 protocol era that supports it)"))
+        try:
+            return await askers[-1](method, params.model_dump(by_alias=True, mode="json", exclude_none=True))
+        except MCPError as exc:
+            return exc.error
+
+    async def _on_sampling(self, context: Any, params: types.CreateMessageRequestParams) -> Any:
+        answer = await self._forward_request("sampling/createMessage", params)
+        if isinstance(answer, types.ErrorData):
+            return answer
+        try:
+            return types.CreateMessageResult.model_validate(answer)
+        except ValidationError:  # a reply with tool use (the caller's host supports sampling tools)
+            return types.CreateMessageResultWithTools.model_validate(answer)
+
+    async def _on_elicitation(self, context: Any, params: types.ElicitRequestParams) -> Any:
+        answer = await self._forward_request("elicitation/create", params)
+        return answer if isinstance(answer, types.ErrorData) else types.ElicitResult.model_validate(answer)
+
     async def _restore_session_state(self, client: Client) -> None:
         """After (re)connecting, re-apply what clients asked of this server: log level, subscriptions."""
         if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
@@ -294,6 +322,8 @@ class UpstreamProvider(Provider):
         token = object()
         if call.log is not None:
             self._inflight_logs[token] = call.log
+        if call.ask is not None:
+            self._inflight_askers[token] = call.ask
         try:
             return await client.session.send_request(
                 request, _RAW, request_read_timeout_seconds=self._timeout, progress_callback=call.progress
@@ -313,6 +343,7 @@ class UpstreamProvider(Provider):
             raise
         finally:
             self._inflight_logs.pop(token, None)
+            self._inflight_askers.pop(token, None)
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None, call: CallContext = NO_CONTEXT
                         ) -> dict[str, Any]:

@@ -44,14 +44,15 @@ async def resolve(ctx: ServerRequestContext[Any], first: dict[str, Any], retry: 
     result = first
     for _ in range(MAX_ROUNDS):
         requests: dict[str, Any] = result.get("inputRequests") or {}
-        responses = {key: await _ask(ctx, request) for key, request in requests.items()}
+        responses = {key: await ask(ctx, request) for key, request in requests.items()}
         result = await retry(responses or None, result.get("requestState"))
         if not is_input_required(result):
             return result
     raise MCPError(INTERNAL_ERROR, f"the server kept asking for input after {MAX_ROUNDS} rounds")
 
 
-async def _ask(ctx: ServerRequestContext[Any], request: dict[str, Any]) -> dict[str, Any]:
+async def ask(ctx: ServerRequestContext[Any], request: dict[str, Any]) -> dict[str, Any]:
+    """Send one embedded request ({"method", "params"}) to the caller's client; its result as a wire dict."""
     model = _REQUEST.validate_python(request)
     result_type = _RESULT_TYPES[model.method]
     answer = await ctx.session.send_request(

@@ -22,6 +22,7 @@ from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.models import InitializationOptions
 from mcp_types import INVALID_PARAMS, LOG_LEVEL_META_KEY
 from mcp_types.methods import CACHEABLE_METHODS
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from meta_mcp import __version__
 from meta_mcp.providers.base import CallContext, LogFn
@@ -85,6 +86,11 @@ def _call_context(ctx: ServerRequestContext[Any], params: Any) -> CallContext:
         await session.send_log_message(level, data, logger_name, related_request_id=request_id)  # type: ignore[arg-type]
 
     logger_fn: LogFn = log
+
+    async def ask(method: str, params: dict[str, Any]) -> dict[str, Any]:
+        return await input_bridge.ask(ctx, {"method": method, "params": params})
+
+    handshake = ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS
     return CallContext(
         meta=forward or None,
         progress=session.report_progress if wants_progress else None,
@@ -92,6 +98,7 @@ def _call_context(ctx: ServerRequestContext[Any], params: Any) -> CallContext:
         input_responses=_wire(getattr(params, "input_responses", None)),
         request_state=getattr(params, "request_state", None),
         can_elicit=bool(session.client_capabilities and session.client_capabilities.elicitation),
+        ask=ask if handshake and session.can_send_request else None,
         can_sample=bool(session.client_capabilities and session.client_capabilities.sampling),
     )
 
