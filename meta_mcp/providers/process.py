@@ -41,8 +41,8 @@ package managers' own configuration (uv, pip, npm), which `uvx` / `npx` launches
 in meta-mcp's environment — API keys above all — does not leak into every server it starts; a server
 gets its secrets only through its own `env` (catalog entries: the secrets they declare)."""
 
-_LINE_LIMIT = 64 * 1024 * 1024
-"""Longest JSON-RPC line accepted from an upstream (large tool results arrive on one line)."""
+LINE_LIMIT = 64 * 1024 * 1024
+"""Longest JSON-RPC line accepted on a pipe, from an upstream or a client (large results are one line)."""
 
 _EXIT_GRACE = 2.0
 
@@ -101,6 +101,17 @@ def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
         os.killpg(proc.pid, sig)
 
 
+async def pipe_streams(read_file: Any, write_file: Any) -> tuple[Any, Any, Any]:
+    """asyncio (reader, writer, read transport) over two pipe files: no worker thread per line."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=LINE_LIMIT)
+    read_transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), read_file)
+    write_transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, write_file)
+    return reader, asyncio.StreamWriter(write_transport, protocol, None, loop), read_transport
+
+
 @asynccontextmanager
 async def pipe_transport(proc: subprocess.Popen[bytes]) -> AsyncIterator[tuple[Any, Any]]:
     """Client transport streams over a child's stdin/stdout; stops the child on exit."""
@@ -111,11 +122,7 @@ async def pipe_transport(proc: subprocess.Popen[bytes]) -> AsyncIterator[tuple[A
     from mcp.shared.message import SessionMessage
 
     assert proc.stdin is not None and proc.stdout is not None
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=_LINE_LIMIT)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), proc.stdout)
-    write_transport, write_protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, proc.stdin)
-    writer = asyncio.StreamWriter(write_transport, write_protocol, None, loop)
+    reader, writer, _ = await pipe_streams(proc.stdout, proc.stdin)
 
     read_send, read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](0)
@@ -165,7 +172,7 @@ async def pipe_transport(proc: subprocess.Popen[bytes]) -> AsyncIterator[tuple[A
                 writer.close()
                 await _stop(proc)
             tg.cancel_scope.cancel()
-            write_transport.close()
+            writer.transport.close()
 
 
 async def _stop(proc: subprocess.Popen[bytes]) -> None:

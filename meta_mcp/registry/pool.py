@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import json
+
 import anyio.abc
 
 from meta_mcp.config import ServerSpec

@@ -30,6 +30,8 @@ from mcp.shared.message import SessionMessage
 from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
 from pydantic import ValidationError
 
+from meta_mcp.providers.process import LINE_LIMIT, pipe_streams
+
 logger = logging.getLogger(__name__)
 
 
@@ -93,7 +95,6 @@ class _AnsweringReadStream:
         return getattr(self._inner, name)
 
 
-_LINE_LIMIT = 64 * 1024 * 1024
 _OVERSIZED = "<line too long>\n"
 """Stands in for a dropped over-long line: not JSON, so the client gets a Parse error for it."""
 
@@ -110,7 +111,7 @@ class _PipeLines:
     async def __anext__(self) -> str:
         try:
             line = await self._reader.readline()
-        except ValueError as exc:  # a line over _LINE_LIMIT: drop all of it, answer, don't die
+        except ValueError as exc:  # a line over LINE_LIMIT: drop all of it, answer, don't die
             # asyncio drops what it has read; if the newline had not arrived yet, the line's tail
             # is still to come ("Separator is not found" in the message) and is skipped as well.
             while "not found" in str(exc):
@@ -119,7 +120,7 @@ class _PipeLines:
                     break
                 except ValueError as more:
                     exc = more
-            logger.warning("dropped an input line longer than %d bytes", _LINE_LIMIT)
+            logger.warning("dropped an input line longer than %d bytes", LINE_LIMIT)
             return _OVERSIZED
         if not line:
             raise StopAsyncIteration
@@ -154,28 +155,22 @@ async def _event_loop_pipes() -> AsyncIterator[tuple[Any, Any] | None]:
     except OSError:
         yield None
         return
-    loop = asyncio.get_running_loop()
     wire_in, wire_out = os.dup(0), os.dup(1)
     saved_in, saved_out = os.dup(0), os.dup(1)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(2, 1)  # stray prints land on stderr, never in the protocol
     os.close(null)
-    reader = asyncio.StreamReader(limit=_LINE_LIMIT)
-    read_transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(wire_in, "rb", buffering=0)
+    reader, writer, read_transport = await pipe_streams(
+        os.fdopen(wire_in, "rb", buffering=0), os.fdopen(wire_out, "wb", buffering=0)
     )
-    write_transport, protocol = await loop.connect_write_pipe(
-        asyncio.streams.FlowControlMixin, os.fdopen(wire_out, "wb", buffering=0)
-    )
-    writer = asyncio.StreamWriter(write_transport, protocol, None, loop)
     try:
         yield _PipeLines(reader), _PipeWriter(writer)
     finally:
         with suppress(Exception):
             await writer.drain()
         read_transport.close()
-        write_transport.close()
+        writer.transport.close()
         os.dup2(saved_in, 0)
         os.dup2(saved_out, 1)
         os.close(saved_in)
