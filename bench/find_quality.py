@@ -5,7 +5,7 @@ against Docker's catalog fixture (272 servers) with:
 
 * **ours** — `Catalog.search`: BM25F over name/title/tags/description/tool names, intent-table query
   expansion, name boosts (meta_mcp/services/catalog/search.py);
-* **BM25** — the plain baseline: `meta_mcp.services.search.BM25Index` over the same fields joined
+* **BM25** — the plain baseline: `meta_mcp.services.bm25.BM25Index` over the same fields joined
   into one document per server (name, title, description, tags, category, tool names);
 
 in the same run, reporting hit@1, hit@5 and MRR (first relevant result) for the development part,
@@ -156,7 +156,7 @@ def load_fixture(path: Path) -> list:
 
 def baseline_ranker(entries: Sequence) -> Callable[[str, int], list[str]]:
     """Plain BM25 over one document per server made of the same fields ours indexes."""
-    from meta_mcp.services.search import BM25Index
+    from meta_mcp.services.bm25 import BM25Index
 
     docs = [" ".join([e.name, e.title, e.description, " ".join(e.tags), e.category or "", " ".join(e.tools)])
             for e in entries]

@@ -1,6 +1,6 @@
 """The registry: the one place that knows which tools, resources and prompts exist now.
 
-It owns the providers of one workspace, rebuilds the exposed `Surface` whenever a provider's listing
+It owns the providers of one workspace, rebuilds the exposed `Snapshot` whenever a provider's listing
 changes, tells every connected client (both protocol eras) when a visible list changed, and is the
 single call path: clients, `call_tool`, and later the sandbox and the agent all call through
 `Registry.call_tool`, so naming, timeouts and error shaping apply the same way everywhere.
@@ -37,7 +37,7 @@ from meta_mcp.providers.upstream import UpstreamProvider
 from meta_mcp.registry.naming import NameTable
 from meta_mcp.registry.notify import ChangeNotifier
 from meta_mcp.registry.pool import UpstreamPool
-from meta_mcp.registry.surface import Surface, build_surface
+from meta_mcp.registry.snapshot import Snapshot, build_snapshot
 from meta_mcp.registry.uris import exposed_uri, split_uri
 from meta_mcp.settings import Settings
 
@@ -71,7 +71,7 @@ class Registry:
         self._prefixes: dict[str, str] = {}
         self._tool_names = NameTable()
         self._prompt_names = NameTable()
-        self._surface = Surface()
+        self._snapshot = Snapshot()
         self._preloaded = anyio.Event()
         self._preloaded.set()
         self._log_level: str | None = None
@@ -79,8 +79,8 @@ class Registry:
     # -- what exists -------------------------------------------------------------------------------
 
     @property
-    def surface(self) -> Surface:
-        return self._surface
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
 
     @property
     def servers(self) -> dict[str, Provider]:
@@ -99,7 +99,7 @@ class Registry:
     def exposed_tools_of(self, name: str) -> list[str]:
         """The exposed names of server `name`'s tools, as listed now."""
         provider = self._servers.get(name)
-        return [exposed for exposed, (p, _) in self._surface.tool_routes.items() if p is provider]
+        return [exposed for exposed, (p, _) in self._snapshot.tool_routes.items() if p is provider]
 
     def add_builtin(self, provider: Provider) -> None:
         """Add a provider whose tools are exposed unprefixed and whose names are reserved."""
@@ -177,21 +177,21 @@ class Registry:
         await self._rebuild_and_notify()
 
     async def resource_updated(self, provider: Provider, uri: str) -> None:
-        route = self._surface.resource_routes.get(uri)
+        route = self._snapshot.resource_routes.get(uri)
         exposed = uri if route is not None and route[0] is provider else exposed_uri(provider.name, uri)
         await self.notifier.resource_updated(exposed)
 
     async def provider_log(self, provider: Provider, level: str, data: Any, logger_name: str | None) -> None:
         await self.notifier.log(level, data, logger_name)
 
-    def _rebuild(self) -> Surface:
+    def _rebuild(self) -> Snapshot:
         entries = [(p, "") for p in self._builtin] + [(p, self.prefix_of(n)) for n, p in self._servers.items()]
         reserved = {t["name"]: p.name for p in self._builtin for t in p.listing.tools}
-        self._surface = build_surface(entries, self._tool_names, self._prompt_names, reserved)
-        return self._surface
+        self._snapshot = build_snapshot(entries, self._tool_names, self._prompt_names, reserved)
+        return self._snapshot
 
     async def _rebuild_and_notify(self) -> None:
-        old = self._surface.signature()
+        old = self._snapshot.signature()
         new = self._rebuild().signature()
         await self.notifier.changed(tools=old[0] != new[0], resources=old[1] != new[1], prompts=old[2] != new[2])
 
@@ -199,19 +199,19 @@ class Registry:
 
     async def _route(self, routes_of: str, name: str) -> tuple[Provider, str]:
         """Look `name` up; if unknown while preloaded servers are still starting, wait for them first."""
-        route = getattr(self._surface, routes_of).get(name)
+        route = getattr(self._snapshot, routes_of).get(name)
         if route is None and not self._preloaded.is_set():
             await self.wait_preloaded()
-            route = getattr(self._surface, routes_of).get(name)
+            route = getattr(self._snapshot, routes_of).get(name)
         if route is None:
             kind = {"tool_routes": "tool", "prompt_routes": "prompt"}[routes_of]
-            raise _unknown(kind, name, getattr(self._surface, routes_of))
+            raise _unknown(kind, name, getattr(self._snapshot, routes_of))
         return route
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None, call: CallContext = NO_CONTEXT
                         ) -> dict[str, Any]:
         """Call an exposed tool; returns the `CallToolResult` wire dict (or an `input_required` result)."""
-        route = self._surface.tool_routes.get(name) or await self._route("tool_routes", name)
+        route = self._snapshot.tool_routes.get(name) or await self._route("tool_routes", name)
         provider, original = route
         try:
             return await provider.call_tool(original, arguments, call)
@@ -265,19 +265,19 @@ class Registry:
             raise MCPError(INVALID_PARAMS, str(exc)) from None
 
     async def _resource_route(self, uri: str) -> tuple[Provider, str]:
-        if uri not in self._surface.resource_routes and not self._preloaded.is_set():
+        if uri not in self._snapshot.resource_routes and not self._preloaded.is_set():
             await self.wait_preloaded()
-        surface = self._surface
-        if (route := surface.resource_routes.get(uri)) is not None:
+        snapshot = self._snapshot
+        if (route := snapshot.resource_routes.get(uri)) is not None:
             return route
         if (split := split_uri(uri)) is not None and split[0] in self._servers:
             return self._servers[split[0]], split[1]
         # An expanded template of an unprefixed server: its URIs are not namespaced.
-        if len(surface.unprefixed) == 1:
-            return surface.unprefixed[0], uri
-        for provider in surface.unprefixed:
+        if len(snapshot.unprefixed) == 1:
+            return snapshot.unprefixed[0], uri
+        for provider in snapshot.unprefixed:
             for template in provider.listing.resource_templates:
                 head = template["uriTemplate"].split("{", 1)[0]
                 if head and uri.startswith(head):
                     return provider, uri
-        raise _unknown("resource", uri, surface.resource_routes)
+        raise _unknown("resource", uri, snapshot.resource_routes)

@@ -156,7 +156,7 @@ def build_server(workspaces: Workspaces) -> Server[Any]:
         async def handler(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None) -> dict:
             registry = ws(ctx)
             await registry.wait_preloaded()
-            return {key: getattr(registry.surface, attr), "resultType": "complete"}
+            return {key: getattr(registry.snapshot, attr), "resultType": "complete"}
 
         return handler
 

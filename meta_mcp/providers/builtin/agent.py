@@ -23,7 +23,7 @@ from typing import Any
 from meta_mcp.providers.base import CallContext
 from meta_mcp.providers.builtin.base import MetaContext, MetaTool
 from meta_mcp.services.agent import AgentHost, AgentRequest, run_agent
-from meta_mcp.services.agent.providers import PROVIDERS
+from meta_mcp.services.agent.models import PROVIDERS
 from meta_mcp.services.state import MemoryStore
 from meta_mcp.settings import Settings
 
@@ -42,7 +42,7 @@ def _settings(ctx: MetaContext) -> Settings:
 
 def agent_tools(ctx: MetaContext, servers: list[str] | None) -> list[tuple[str, dict[str, Any]]]:
     """(exposed name, definition) of every tool the inner model may call, in surface order."""
-    surface = ctx.registry.surface
+    surface = ctx.registry.snapshot
     out = []
     for tool in surface.tools:
         provider, original = surface.tool_routes[tool["name"]]

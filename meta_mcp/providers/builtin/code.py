@@ -76,7 +76,7 @@ async def tool_table(ctx: MetaContext, settings: Settings, servers: list[str] | 
         denied = sorted(set(servers) - set(allowed)) if allowed is not None else []
         if denied:
             return f"server(s) not allowed for run_code: {', '.join(denied)} (sandbox_allowed_servers)"
-    surface = ctx.registry.surface
+    surface = ctx.registry.snapshot
     entries = []
     for tool in surface.tools:
         provider, original = surface.tool_routes[tool["name"]]

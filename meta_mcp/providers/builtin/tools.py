@@ -15,7 +15,7 @@ from mcp import MCPError
 from mcp_types import INVALID_PARAMS
 
 from meta_mcp.providers.builtin.base import MetaContext, MetaTool, structured
-from meta_mcp.services.search import BM25Index
+from meta_mcp.services.bm25 import BM25Index
 
 _index_cache: dict[int, tuple[Any, list[dict[str, Any]], BM25Index]] = {}
 
@@ -36,7 +36,7 @@ def _index(surface: Any) -> tuple[list[dict[str, Any]], BM25Index]:
 
 
 async def find_tools(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
-    surface = ctx.registry.surface
+    surface = ctx.registry.snapshot
     tools, index = _index(surface)
     found = [
         {

@@ -30,8 +30,8 @@ import anyio
 
 from meta_mcp.services.agent.budget import Budget
 from meta_mcp.services.agent.conversation import new_id, truncate, valid_id
-from meta_mcp.services.agent.providers import (
-    ConfigError,
+from meta_mcp.services.agent.models import (
+    ModelUnavailable,
     ModelError,
     ModelReply,
     OpenAIChat,
@@ -154,7 +154,7 @@ class AgentRun:
         self.budget = Budget.from_state(self.run["budget"])
         try:
             self.choice: ProviderChoice = resolve(s, self.run["provider"], self.run["model"], self.host.can_sample)
-        except ConfigError as exc:
+        except ModelUnavailable as exc:
             raise _Stop(_error(str(exc))) from None
         self.secrets = self.choice.secrets()
         self.run["provider"], self.run["model"] = self.choice.name, self.choice.model

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from meta_mcp.services.search import WORD, stem
+from meta_mcp.services.bm25 import WORD, stem
 
 EXPANSION_WEIGHT = 0.7
 

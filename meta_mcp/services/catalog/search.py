@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from meta_mcp.services.catalog.intents import EXPANSION_WEIGHT, expansions
-from meta_mcp.services.search import tokenize as tokens
+from meta_mcp.services.bm25 import tokenize as tokens
 
 if TYPE_CHECKING:
     from meta_mcp.services.catalog.model import CatalogEntry

@@ -4,7 +4,7 @@ Choosing (`resolve`): the call's `provider` wins over `agent_provider`; `auto` p
 `openai-compatible` when `agent_base_url` is set, `openai` when `OPENAI_API_KEY` is set, `openrouter`
 when `OPENROUTER_API_KEY` is set, and `sampling` (the host's model through MCP sampling) when the
 client supports it. The model: the call's `model`, else `agent_model`, else the provider's default.
-Anything missing raises `ConfigError` whose message names exactly what to set.
+Anything missing raises `ModelUnavailable` whose message names exactly what to set.
 
 Failures degrade to `ModelError` (never a crash): 429, 408/409, 5xx and network errors are retried
 with exponential backoff (a `Retry-After` header wins, capped by the run's remaining time); other
@@ -37,7 +37,7 @@ PROVIDERS = ("openai", "openrouter", "openai-compatible", "sampling")
 _RETRY_STATUS = {408, 409, 429}
 
 
-class ConfigError(Exception):
+class ModelUnavailable(Exception):
     """The chosen provider cannot be used: the message says exactly what to set."""
 
 
@@ -109,7 +109,7 @@ def resolve(settings: Settings, provider: str | None, model: str | None, can_sam
         elif can_sample:
             name = "sampling"
         else:
-            raise ConfigError(
+            raise ModelUnavailable(
                 "agent_chat has no model: set OPENAI_API_KEY (OpenAI), or OPENROUTER_API_KEY (OpenRouter), or "
                 "META_MCP_AGENT_BASE_URL and META_MCP_AGENT_MODEL (plus META_MCP_AGENT_API_KEY if it needs one) for "
                 "an OpenAI-compatible server (vLLM, llama.cpp, Ollama…), in meta-mcp's environment or .env; or "
@@ -118,27 +118,27 @@ def resolve(settings: Settings, provider: str | None, model: str | None, can_sam
     model = model or settings.agent_model or DEFAULT_MODELS.get(name)
     if name == "openai":
         if not openai_key:
-            raise ConfigError("provider 'openai' needs OPENAI_API_KEY in meta-mcp's environment or .env "
+            raise ModelUnavailable("provider 'openai' needs OPENAI_API_KEY in meta-mcp's environment or .env "
                               "(OPENAI_BASE_URL optionally points it elsewhere).")
         return ProviderChoice("openai", model, settings.openai_base_url or OPENAI_URL, openai_key)
     if name == "openrouter":
         if not openrouter_key:
-            raise ConfigError("provider 'openrouter' needs OPENROUTER_API_KEY in meta-mcp's environment or .env.")
+            raise ModelUnavailable("provider 'openrouter' needs OPENROUTER_API_KEY in meta-mcp's environment or .env.")
         return ProviderChoice("openrouter", model, settings.openrouter_base_url, openrouter_key)
     if name == "openai-compatible":
         if not settings.agent_base_url:
-            raise ConfigError("provider 'openai-compatible' needs META_MCP_AGENT_BASE_URL (e.g. "
+            raise ModelUnavailable("provider 'openai-compatible' needs META_MCP_AGENT_BASE_URL (e.g. "
                               "http://127.0.0.1:8080/v1) in meta-mcp's environment or .env.")
         if not model:
-            raise ConfigError("provider 'openai-compatible' needs a model: set META_MCP_AGENT_MODEL or pass model.")
+            raise ModelUnavailable("provider 'openai-compatible' needs a model: set META_MCP_AGENT_MODEL or pass model.")
         return ProviderChoice("openai-compatible", model, settings.agent_base_url, _key(settings.agent_api_key))
     if name == "sampling":
         if not can_sample:
-            raise ConfigError("provider 'sampling' needs a client that supports MCP sampling (this one did not "
+            raise ModelUnavailable("provider 'sampling' needs a client that supports MCP sampling (this one did not "
                               "declare it); configure a model instead: OPENAI_API_KEY, OPENROUTER_API_KEY or "
                               "META_MCP_AGENT_BASE_URL.")
         return ProviderChoice("sampling", model)
-    raise ConfigError(f"unknown provider {name!r}: use one of {', '.join(PROVIDERS)}.")
+    raise ModelUnavailable(f"unknown provider {name!r}: use one of {', '.join(PROVIDERS)}.")
 
 
 def _retry_after(exc: Exception) -> float | None:

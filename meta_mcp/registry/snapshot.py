@@ -1,6 +1,6 @@
 """The exposed surface: one immutable snapshot of every tool, resource and prompt, and their routes.
 
-A `Surface` is rebuilt from the providers' listings whenever one changes and swapped in whole, so a
+A `Snapshot` is rebuilt from the providers' listings whenever one changes and swapped in whole, so a
 request always sees one consistent set: what `tools/list` returned is exactly what `tools/call`
 routes. Wire dicts are passed through untouched except for the exposed `name` / `uri` /
 `uriTemplate`.
@@ -21,7 +21,7 @@ Route = tuple[Provider, str]
 
 
 @dataclass(frozen=True)
-class Surface:
+class Snapshot:
     """What clients see now. Lists are wire dicts under exposed names; routes map them back."""
 
     tools: list[dict[str, Any]] = field(default_factory=list)
@@ -38,9 +38,9 @@ class Surface:
         return (self.tools, self.resources + self.resource_templates, self.prompts)
 
 
-def build_surface(
+def build_snapshot(
     entries: Sequence[tuple[Provider, str]], tool_names: NameTable, prompt_names: NameTable, reserved: dict[str, str]
-) -> Surface:
+) -> Snapshot:
     """Assemble the surface from (provider, prefix) entries, in priority order: earlier wins new clashes."""
     tool_keys = tool_names.assign(
         ((p.name, prefix, t["name"]) for p, prefix in entries for t in p.listing.tools), reserved=reserved
@@ -88,7 +88,7 @@ def build_surface(
             exposed = original if not prefix else exposed_uri(provider.name, original)
             templates.append(template if exposed == original else {**template, "uriTemplate": exposed})
 
-    return Surface(
+    return Snapshot(
         tools=tools,
         tool_routes=tool_routes,
         resources=resources,
