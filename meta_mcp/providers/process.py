@@ -24,6 +24,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
+from meta_mcp.pipes import pipe_streams
+
 INHERITED_ENV = (
     "HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "LC_ALL", "TMPDIR",
     # How this machine reaches the network: CA bundles and proxies. `uvx` / `npx` servers download
@@ -40,9 +42,6 @@ The SDK's safe set (`get_default_environment`) plus locale, network trust/proxy 
 package managers' own configuration (uv, pip, npm), which `uvx` / `npx` launches need. Anything else
 in meta-mcp's environment — API keys above all — does not leak into every server it starts; a server
 gets its secrets only through its own `env` (catalog entries: the secrets they declare)."""
-
-LINE_LIMIT = 64 * 1024 * 1024
-"""Longest JSON-RPC line accepted on a pipe, from an upstream or a client (large results are one line)."""
 
 _EXIT_GRACE = 2.0
 
@@ -99,17 +98,6 @@ class Prespawned:
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     with suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
-
-
-async def pipe_streams(read_file: Any, write_file: Any) -> tuple[Any, Any, Any]:
-    """asyncio (reader, writer, read transport) over two pipe files: no worker thread per line."""
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=LINE_LIMIT)
-    read_transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), read_file)
-    write_transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, write_file)
-    return reader, asyncio.StreamWriter(write_transport, protocol, None, loop), read_transport
 
 
 @asynccontextmanager

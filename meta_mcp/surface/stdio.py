@@ -30,7 +30,7 @@ from mcp.shared.message import SessionMessage
 from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
 from pydantic import ValidationError
 
-from meta_mcp.providers.process import LINE_LIMIT, pipe_streams
+from meta_mcp.pipes import LINE_LIMIT, pipe_streams
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,143 @@
+"""Calls to one upstream, and the session state clients set on it that a reconnect must replay.
+
+Promises:
+- a call made while the server (re)starts waits for it, bounded by the call timeout (and the connect
+  timeout); a server that does not come back is a `ToolError` naming it and its last error;
+- every request carries the per-call timeout (the spec's `timeout`, else the settings default); on
+  timeout the request is cancelled upstream and the caller gets a `ToolError` that says so;
+- a connection that closes during a call is a `ToolError` ("being restarted — try again shortly"),
+  and calls after it wait for the restart instead of using the dead client;
+- any other JSON-RPC error the upstream answers with passes through unchanged as `MCPError`;
+- results are the wire dicts the upstream sent (exact passthrough, no model round trip); progress
+  goes to the caller, log messages and server→client requests through the back-channel;
+- the log level and resource subscriptions clients asked for are remembered (`SessionState`) and
+  re-applied to a handshake-era upstream after every reconnect; a modern upstream gets its
+  subscriptions through the watcher's listen stream and has no session-wide log level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import mcp_types as types
+from mcp import Client, MCPError
+from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import TypeAdapter
+
+from meta_mcp.providers.base import NO_CONTEXT, CallContext, Provider, ToolError
+from meta_mcp.providers.upstream.backchannel import BackChannel
+from meta_mcp.providers.upstream.supervisor import Supervisor
+
+_RAW = TypeAdapter(dict[str, Any])
+"""Results are kept as the wire dicts the upstream sent: exact passthrough, no model round trip."""
+
+
+class SessionState:
+    """What clients asked of this server that a new connection must be told again."""
+
+    def __init__(self) -> None:
+        self.log_level: str | None = None
+        self.subscriptions: set[str] = set()
+
+    async def restore(self, client: Client) -> None:
+        """After (re)connecting, re-apply what clients asked of this server: log level, subscriptions."""
+        if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return
+        caps = client.server_capabilities
+        if self.log_level and caps.logging:
+            await client.session.set_logging_level(self.log_level)  # type: ignore[arg-type]
+        if caps.resources and caps.resources.subscribe:
+            for uri in self.subscriptions:
+                await client.session.subscribe_resource(uri)
+
+
+class Calls:
+    """Serves the provider's calls over the supervisor's live client (see the module docstring).
+
+    `resubscribe` is called after a modern upstream's subscriptions change (the watcher reopens its
+    listen stream).
+    """
+
+    def __init__(self, provider: Provider, supervisor: Supervisor, backchannel: BackChannel,
+                 session: SessionState, resubscribe: Callable[[], None], timeout: float) -> None:
+        self._provider = provider
+        self._supervisor = supervisor
+        self._backchannel = backchannel
+        self._session = session
+        self._resubscribe = resubscribe
+        self._timeout = timeout
+
+    async def request(self, request: Any, what: str, call: CallContext = NO_CONTEXT) -> dict[str, Any]:
+        """Send `request` (described as `what` in errors) and return its result as a wire dict."""
+        name = self._provider.name
+        client = await self._supervisor.live_client(what, self._timeout)
+        with self._backchannel.serving(call):
+            try:
+                return await client.session.send_request(
+                    request, _RAW, request_read_timeout_seconds=self._timeout, progress_callback=call.progress
+                )
+            except MCPError as exc:
+                if exc.error.code == REQUEST_TIMEOUT:
+                    raise ToolError(
+                        f"Server {name!r} timed out: no answer to {what} within {self._timeout:g} s; "
+                        "the request was cancelled upstream."
+                    ) from None
+                if exc.error.code == CONNECTION_CLOSED:
+                    self._supervisor.mark_lost()  # calls from now on wait for the restart
+                    raise ToolError(
+                        f"Server {name!r} closed the connection (crashed or exited) during {what}; "
+                        "it is being restarted — try again shortly."
+                    ) from None
+                raise
+
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None, call: CallContext) -> dict[str, Any]:
+        params = types.CallToolRequestParams(
+            name=name, arguments=arguments, _meta=call.meta or None,
+            input_responses=call.input_responses, request_state=call.request_state,
+        )
+        return await self.request(types.CallToolRequest(params=params), f"tools/call {name!r}", call)
+
+    async def read_resource(self, uri: str, call: CallContext) -> dict[str, Any]:
+        params = types.ReadResourceRequestParams(
+            uri=uri, _meta=call.meta or None, input_responses=call.input_responses, request_state=call.request_state
+        )
+        return await self.request(types.ReadResourceRequest(params=params), f"resources/read {uri!r}", call)
+
+    async def get_prompt(self, name: str, arguments: dict[str, str] | None, call: CallContext) -> dict[str, Any]:
+        params = types.GetPromptRequestParams(
+            name=name, arguments=arguments, _meta=call.meta or None,
+            input_responses=call.input_responses, request_state=call.request_state,
+        )
+        return await self.request(types.GetPromptRequest(params=params), f"prompts/get {name!r}", call)
+
+    async def complete(self, params: dict[str, Any]) -> dict[str, Any]:
+        request = types.CompleteRequest(params=types.CompleteRequestParams.model_validate(params))
+        return await self.request(request, "completion/complete")
+
+    async def set_log_level(self, level: str) -> None:
+        """Remember `level` (replayed on reconnect) and send it now if connected to a handshake-era server."""
+        self._session.log_level = level
+        client = self._supervisor.client
+        if client is not None and client.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            if client.server_capabilities.logging:
+                await client.session.set_logging_level(level)  # type: ignore[arg-type]
+
+    async def change_subscription(self, uri: str, *, add: bool) -> None:
+        """Subscribe to (or unsubscribe from) `uri`, remembered for replay after a reconnect."""
+        client = await self._supervisor.live_client(
+            "resources/subscribe" if add else "resources/unsubscribe", self._timeout)
+        subscriptions = self._session.subscriptions
+        if add:
+            subscriptions.add(uri)
+        else:
+            subscriptions.discard(uri)
+        if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            self._resubscribe()
+            return
+        caps = client.server_capabilities
+        if not (caps.resources and caps.resources.subscribe):
+            raise ToolError(f"Server {self._provider.name!r} does not support resource subscriptions")
+        session = client.session
+        await (session.subscribe_resource(uri) if add else session.unsubscribe_resource(uri))
