@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -132,11 +133,14 @@ def _serve_with(args: argparse.Namespace, prespawned) -> int:  # noqa: ANN001
         print(f"meta-mcp: {exc}", file=sys.stderr)
         return 2
 
+    from meta_mcp.services import Services
     from meta_mcp.surface.run import serve_http, serve_stdio
 
+    # The one place the process environment is read for secrets; nothing below the CLI reads it.
+    services = Services.from_settings(settings, os.environ)
     serve = serve_http if settings.transport == "http" else serve_stdio
     try:
-        anyio.run(serve, settings, preload, prespawned)
+        anyio.run(serve, services, preload, prespawned)
     except KeyboardInterrupt:
         pass
     return 0

@@ -11,14 +11,14 @@ Example:
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-SERVER_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+from meta_mcp.validation import NAME_PATTERN, NAME_RE, pydantic_problems
+
 
 UpstreamTransport = Literal["stdio", "http", "sse"]
 
@@ -66,14 +66,14 @@ class ServerSpec(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> ServerSpec:
-        if not SERVER_NAME_RE.match(self.name):
-            raise ValueError("name must match ^[A-Za-z0-9_.-]{1,64}$")
+        if not NAME_RE.match(self.name):
+            raise ValueError(f"name must match {NAME_PATTERN}")
         if self.transport == "stdio" and not self.command:
             raise ValueError("a stdio server needs 'command' (or give 'url' for a remote server)")
         if self.transport in ("http", "sse") and not self.url:
             raise ValueError(f"a {self.transport} server needs 'url'")
-        if self.prefix is not None and self.prefix and not re.match(r"^[A-Za-z0-9_.-]{1,64}$", self.prefix):
-            raise ValueError("prefix must match ^[A-Za-z0-9_.-]{0,64}$")
+        if self.prefix and not NAME_RE.match(self.prefix):
+            raise ValueError(f"prefix must be empty or match {NAME_PATTERN}")
         return self
 
     @property
@@ -98,9 +98,7 @@ def parse_servers(data: Any, *, source: str = "config") -> list[ServerSpec]:
         try:
             specs.append(ServerSpec.model_validate({**entry, "name": name}))
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'entry'}: {err['msg']}" for err in exc.errors()
-            )
+            problems = "; ".join(pydantic_problems(exc))
             raise ConfigError(f"{source}: server {name!r}: {problems}") from None
     return specs
 

@@ -72,6 +72,11 @@ class ToolError(Exception):
     """The provider could not serve a call (not a protocol error): becomes an `isError` tool result."""
 
 
+def tool_error(text: str) -> dict[str, Any]:
+    """A `CallToolResult` wire dict reporting a failure the model can act on (`isError: true`)."""
+    return {"content": [{"type": "text", "text": text}], "isError": True}
+
+
 @dataclass(frozen=True, slots=True)
 class Listing:
     """One provider's components as wire dicts, under the provider's own names and URIs."""
@@ -95,6 +100,7 @@ class Provider(ABC):
     transport: str = "builtin"
     status: ProviderStatus = "ready"
     last_error: str | None = None
+    restarts: int = 0
 
     def __init__(self) -> None:
         self.listing = Listing()

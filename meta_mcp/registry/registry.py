@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -32,7 +31,7 @@ from mcp import MCPError
 from mcp_types import INVALID_PARAMS
 
 from meta_mcp.config import ServerSpec
-from meta_mcp.providers.base import NO_CONTEXT, CallContext, Provider, ToolError
+from meta_mcp.providers.base import NO_CONTEXT, CallContext, Provider, ToolError, tool_error
 from meta_mcp.providers.upstream import UpstreamProvider
 from meta_mcp.registry.naming import NameTable
 from meta_mcp.registry.notify import ChangeNotifier
@@ -40,30 +39,21 @@ from meta_mcp.registry.pool import UpstreamPool
 from meta_mcp.registry.snapshot import Snapshot, build_snapshot
 from meta_mcp.registry.uris import exposed_uri, split_uri
 from meta_mcp.settings import Settings
+from meta_mcp.validation import close_matches, did_you_mean
 
 logger = logging.getLogger(__name__)
 
 
-def tool_error(text: str) -> dict[str, Any]:
-    """A `CallToolResult` wire dict reporting a failure to the model."""
-    return {"content": [{"type": "text", "text": text}], "isError": True}
-
-
 def _unknown(kind: str, name: str, known: Iterable[str]) -> MCPError:
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return MCPError(INVALID_PARAMS, f"Unknown {kind}: {name!r}.{hint}")
+    return MCPError(INVALID_PARAMS, f"Unknown {kind}: {name!r}.{did_you_mean(close_matches(name, known))}")
 
 
 class Registry:
     """The live component set of one workspace (see the module docstring)."""
 
-    def __init__(self, settings: Settings, pool: UpstreamPool, *, workspace: str = "default",
-                 services: Any = None) -> None:
+    def __init__(self, settings: Settings, pool: UpstreamPool, *, workspace: str = "default") -> None:
         self.settings = settings
         self.workspace = workspace
-        self.services = services
-        """What the meta tools use beyond the registry (catalog, secrets, state); see `surface.run`."""
         self.notifier = ChangeNotifier()
         self._pool = pool
         self._builtin: list[Provider] = []
@@ -86,11 +76,6 @@ class Registry:
     def servers(self) -> dict[str, Provider]:
         """Added servers by name, in the order they were added."""
         return dict(self._servers)
-
-    @property
-    def catalog(self) -> Any:
-        """The server catalog (`meta_mcp.services.catalog.Catalog`), loaded on first use."""
-        return self.services.catalog
 
     def prefix_of(self, name: str) -> str:
         """The prefix server `name`'s components are exposed under in this workspace."""

@@ -5,47 +5,49 @@ Over stdio there is one workspace, "default". Over HTTP each request names its w
 sets and are notified only of their own workspace's changes. Upstreams are shared through the
 `UpstreamPool` when two workspaces add the identical server.
 
+The registry does not know the meta tools: whoever builds `Workspaces` passes `builtin`, which makes
+the provider of unprefixed, reserved tools (the meta tools) for each new registry.
+
 Example:
-    workspaces = Workspaces(settings, pool, services, META_TOOLS)
+    workspaces = Workspaces(settings, pool, builtin=lambda registry: MetaToolsProvider(…))
     registry = workspaces.get("team-a")
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Iterator
 
-from meta_mcp.providers.builtin import BuiltinProvider, MetaTool
+from meta_mcp.providers.base import Provider
 from meta_mcp.registry.pool import UpstreamPool
 from meta_mcp.registry.registry import Registry
 from meta_mcp.settings import Settings
+from meta_mcp.validation import NAME_RE, NAME_RULE
 
-WORKSPACE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 DEFAULT = "default"
 
 
 class Workspaces:
-    """Registries by workspace name, created on first use, each with the meta tools."""
+    """Registries by workspace name, created on first use, each with the `builtin` provider."""
 
-    def __init__(self, settings: Settings, pool: UpstreamPool, services: Any, meta_tools: Sequence[MetaTool]) -> None:
+    def __init__(self, settings: Settings, pool: UpstreamPool,
+                 builtin: Callable[[Registry], Provider] | None = None) -> None:
         self.settings = settings
         self.pool = pool
-        self.services = services
-        self._meta_tools = tuple(meta_tools)
+        self._builtin = builtin
         self._registries: dict[str, Registry] = {}
 
-    def __iter__(self):  # noqa: ANN204
+    def __iter__(self) -> Iterator[Registry]:
         return iter(self._registries.values())
 
     def get(self, name: str = DEFAULT) -> Registry:
-        """The registry of workspace `name` (which must match `WORKSPACE_RE`)."""
+        """The registry of workspace `name` (which must match `validation.NAME_RE`)."""
         registry = self._registries.get(name)
         if registry is None:
-            if not WORKSPACE_RE.match(name):
-                raise ValueError(f"invalid workspace name {name!r}: use 1-64 of A-Z a-z 0-9 _ . -")
-            registry = Registry(self.settings, self.pool, workspace=name, services=self.services)
-            registry.add_builtin(BuiltinProvider(registry, self._meta_tools))
+            if not NAME_RE.match(name):
+                raise ValueError(f"invalid workspace name {name!r}: {NAME_RULE}")
+            registry = Registry(self.settings, self.pool, workspace=name)
+            if self._builtin is not None:
+                registry.add_builtin(self._builtin(registry))
             self._registries[name] = registry
         return registry
 

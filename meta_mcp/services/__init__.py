@@ -1,42 +1,55 @@
-"""Services used by the meta tools: catalog, search, secrets, state (later sandbox, agent, telemetry).
+"""Services the operations use beyond the registry: catalog, secrets, state, sandbox, search.
 
-`Services` bundles the ones a workspace's meta tools reach through `registry.services`. It is built
-once at start-up from the settings; the catalog is loaded on first use, off the start-up path.
+`Services` is built once by the command line (`Services.from_settings(settings, environ)`, the one
+place the process environment is read for secrets) and passed down; nothing below it reads
+`os.environ` or keeps module globals. Expensive parts start on first use, off the start-up path:
+the catalog is loaded, and the sandbox (one per process, so one concurrency limit) is created, the
+first time an operation asks for them.
+
+Example:
+    services = Services.from_settings(Settings(), os.environ)
+    services.catalog.search("time in Tokyo", limit=3)
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from meta_mcp.services.bm25 import IndexCache
 from meta_mcp.services.secrets import ChainSecrets, EnvSecrets
 from meta_mcp.services.state import MemoryStore, StateStore
 from meta_mcp.settings import Settings
 
 if TYPE_CHECKING:
     from meta_mcp.services.catalog import Catalog
+    from meta_mcp.services.sandbox import Sandbox
 
 
 @dataclass
 class Services:
-    """What meta tools use beyond the registry."""
+    """What operations use beyond the registry (see the module docstring)."""
 
     settings: Settings
     secrets: ChainSecrets
     state: StateStore
-    _catalog: Any = field(default=None, repr=False)
+    tool_index: IndexCache = field(default_factory=IndexCache)
+    """find_tools' search index of each workspace's current snapshot."""
+    _catalog: Catalog | None = field(default=None, repr=False)
+    _sandbox: Sandbox | None = field(default=None, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Services:
-        # The one place the process environment is read for secrets (see services.secrets).
-        secrets = ChainSecrets([EnvSecrets(os.environ, Path(".env"))])
-        return cls(settings=settings, secrets=secrets, state=MemoryStore())
+    def from_settings(cls, settings: Settings, environ: Mapping[str, str], dotenv: Path | None = Path(".env")
+                      ) -> Services:
+        secrets = ChainSecrets([EnvSecrets(environ, dotenv)])
+        return cls(settings=settings, secrets=secrets, state=MemoryStore(settings.agent_max_conversations))
 
     @property
     def catalog(self) -> Catalog:
-        """The merged catalog (built-in, `--catalog` files, Docker's own), loaded on first use."""
+        """The merged catalog (built-in, `--catalog` files, Docker's own); raises `CatalogError` for a
+        broken file."""
         if self._catalog is None:
             from meta_mcp.services.catalog import load_catalog
 
@@ -46,3 +59,14 @@ class Services:
                 docker_dir=docker_dir if docker_dir.is_dir() else None,
             )
         return self._catalog
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """The process's one `Sandbox` for run_code."""
+        if self._sandbox is None:
+            from meta_mcp.services.sandbox import Sandbox
+
+            s = self.settings
+            self._sandbox = Sandbox(str(s.sandbox_deno) if s.sandbox_deno else None, s.sandbox_max_concurrent,
+                                    s.sandbox_tmpdir)
+        return self._sandbox

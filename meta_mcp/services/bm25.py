@@ -19,7 +19,10 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 WORD = re.compile(r"[a-z0-9]+")
@@ -86,3 +89,24 @@ class BM25Index:
                 scores.append((i, score))
         scores.sort(key=lambda pair: (-pair[1], pair[0]))
         return scores[:limit]
+
+
+class IndexCache:
+    """One search index per key (a workspace), rebuilt only when its source object (a snapshot) is
+    replaced: snapshots are immutable, so identity says whether the index is still current.
+
+    Example:
+        cache.get("default", snapshot, lambda: BM25Index(documents_of(snapshot)))
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[object, Any]] = {}
+
+    def get(self, key: str, source: object, build: Callable[[], T]) -> T:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] is not source:
+            entry = self._entries[key] = (source, build())
+        return entry[1]
+
+    def forget(self, key: str) -> None:
+        self._entries.pop(key, None)

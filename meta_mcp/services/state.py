@@ -47,11 +47,11 @@ class StateStore(Protocol):
 class MemoryStore:
     """`StateStore` in this process's memory (lost on restart)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_conversations: int = 1000) -> None:
         self._servers: dict[str, dict[str, ServerRecord]] = {}
         self._config: dict[str, dict[str, dict[str, Any]]] = {}
         self._conversations: dict[str, dict[str, dict[str, Any]]] = {}
-        self.max_conversations = 1000
+        self.max_conversations = max_conversations
         """Per workspace; putting one more evicts the least recently written."""
 
     async def servers(self, workspace: str) -> dict[str, ServerRecord]:

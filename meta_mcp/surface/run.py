@@ -13,24 +13,29 @@ from contextlib import asynccontextmanager
 import anyio
 
 from meta_mcp.config import ServerSpec
-from meta_mcp.providers.builtin import META_TOOLS
+from meta_mcp.operations.workspace import Workspace
 from meta_mcp.providers.process import Prespawned
 from meta_mcp.registry.pool import UpstreamPool
+from meta_mcp.registry.registry import Registry
 from meta_mcp.registry.workspaces import DEFAULT, Workspaces
 from meta_mcp.services import Services
-from meta_mcp.settings import Settings
+from meta_mcp.surface.meta_tools import META_TOOLS, MetaToolsProvider
 from meta_mcp.surface.server import build_server
 
 logger = logging.getLogger(__name__)
 
 
 @asynccontextmanager
-async def running_workspaces(settings: Settings, preload: list[ServerSpec], prespawned: Prespawned | None = None
+async def running_workspaces(services: Services, preload: list[ServerSpec], prespawned: Prespawned | None = None
                              ) -> AsyncIterator[Workspaces]:
     """Workspaces with the meta tools; `preload` starts in the background in "default"; all stopped on exit."""
+
+    def meta_tools(registry: Registry) -> MetaToolsProvider:
+        return MetaToolsProvider(Workspace(registry, services), META_TOOLS)
+
     async with anyio.create_task_group() as tg:
-        pool = UpstreamPool(settings, tg, prespawned)
-        workspaces = Workspaces(settings, pool, Services.from_settings(settings), META_TOOLS)
+        pool = UpstreamPool(services.settings, tg, prespawned)
+        workspaces = Workspaces(services.settings, pool, builtin=meta_tools)
         workspaces.get(DEFAULT).preload(preload)
         try:
             yield workspaces
@@ -40,21 +45,22 @@ async def running_workspaces(settings: Settings, preload: list[ServerSpec], pres
             tg.cancel_scope.cancel()
 
 
-async def serve_stdio(settings: Settings, preload: list[ServerSpec], prespawned: Prespawned | None = None) -> None:
+async def serve_stdio(services: Services, preload: list[ServerSpec], prespawned: Prespawned | None = None) -> None:
     """Serve one client on stdin/stdout until stdin closes."""
     from meta_mcp.surface.stdio import answering_stdio_server
 
-    async with running_workspaces(settings, preload, prespawned) as workspaces:
+    async with running_workspaces(services, preload, prespawned) as workspaces:
         server = build_server(workspaces)
         async with answering_stdio_server() as (read, write):
             await server.run(read, write, server.create_initialization_options())
 
 
-async def serve_http(settings: Settings, preload: list[ServerSpec], prespawned: Prespawned | None = None) -> None:
+async def serve_http(services: Services, preload: list[ServerSpec], prespawned: Prespawned | None = None) -> None:
     """Serve streamable HTTP at `http://HOST:PORT/mcp` until interrupted."""
     import uvicorn
 
-    async with running_workspaces(settings, preload, prespawned) as workspaces:
+    settings = services.settings
+    async with running_workspaces(services, preload, prespawned) as workspaces:
         server = build_server(workspaces)
         app = server.streamable_http_app(host=settings.host)
         config = uvicorn.Config(

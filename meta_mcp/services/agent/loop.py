@@ -42,6 +42,7 @@ from meta_mcp.services.agent.models import (
     sampling_request,
 )
 from meta_mcp.services.agent.toolset import ToolSet, result_text
+from meta_mcp.services.catalog.plan import NeedsSecrets
 from meta_mcp.settings import Settings
 
 SYSTEM = (
@@ -50,10 +51,23 @@ SYSTEM = (
     "with add_server (remove_server when done). Tools can be called in parallel. Never ask for secrets or "
     "API keys: if a server needs one, say which variable the user must set."
 )
-_SECRETS_MARK = "needs secrets that are not set"
 _SAMPLING_MAX_TOKENS = 2048
 
-CallFn = Callable[[str, dict[str, Any], dict[str, Any] | None, str | None], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class ToolReply:
+    """What one tool call gave the loop: the wire result, and what the loop must react to."""
+
+    result: dict[str, Any]
+    """The `CallToolResult` (or `input_required`) wire dict."""
+    needs_secrets: NeedsSecrets | None = None
+    """The call cannot succeed until the user sets these secrets: the run ends (`needs_secrets`)."""
+    form_server: str | None = None
+    """The server an `input_required` config form is for (shown in an interrupt)."""
+
+
+CallFn = Callable[[str, dict[str, Any], dict[str, Any] | None, str | None], Awaitable[ToolReply]]
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
 
 
@@ -262,9 +276,9 @@ class AgentRun:
         self.run["calls"] = []
         if timed_out:
             raise _Stop(await self._finish("limit", limit="time"))
-        needs = next((c["result"] for c in calls if _SECRETS_MARK in (c.get("result") or "")), None)
+        needs = next((c["secrets_stop"] for c in calls if c.get("secrets_stop")), None)
         if needs is not None:
-            raise _Stop(await self._finish("needs_secrets", answer=needs.removeprefix("ERROR: ")))
+            raise _Stop(await self._finish("needs_secrets", answer=needs))
 
     async def _call(self, toolset: ToolSet, call: dict[str, Any], responses: dict[str, Any] | None,
                     inner_state: str | None) -> None:
@@ -282,19 +296,23 @@ class AgentRun:
                 raise ValueError(f"Arguments of {call['name']!r} must be a JSON object, not {type(args).__name__}.")
             call["exposed"], call["args"] = exposed, args
             await self._progress(f"step {step}: calling tool {exposed}")
-            result = await self.host.call(exposed, args, responses, inner_state)
+            reply = await self.host.call(exposed, args, responses, inner_state)
         except Exception as exc:  # noqa: BLE001 - any failure is the model's to read, never a crash
-            result = {"content": [{"type": "text", "text": str(exc) or type(exc).__name__}], "isError": True}
+            reply = ToolReply({"content": [{"type": "text", "text": str(exc) or type(exc).__name__}], "isError": True})
+        result = reply.result
         ms = round((time.monotonic() - started) * 1000)
         if result.get("resultType") == "input_required":
             requests = result.get("inputRequests") or {}
             form = next((k for k, r in requests.items() if r.get("method") == "elicitation/create"), None)
-            call.update(status="waiting", requests=requests, inner_state=result.get("requestState"), form=form)
+            call.update(status="waiting", requests=requests, inner_state=result.get("requestState"), form=form,
+                        server=reply.form_server)
             await self._progress(f"step {step}: tool {exposed} needs input")
             return
         ok = not result.get("isError")
         text = redact(result_text(result, self.settings.agent_tool_result_max_chars), self.secrets)
         call.update(status="done", ok=ok, result=text)
+        if reply.needs_secrets is not None:
+            call["secrets_stop"] = redact(reply.needs_secrets.message, self.secrets)
         self.run["trace"][-1]["tool_calls"].append({"name": exposed or call["name"], "ok": ok, "ms": ms})
         await self._progress(f"step {step}: tool {exposed or call['name']} {'done' if ok else 'failed'} ({ms} ms)")
 
@@ -320,7 +338,7 @@ class AgentRun:
         required = set(schema.get("required") or [])
         fields = [{"name": n, "type": p.get("type", "string"), "description": p.get("description") or "",
                    "required": n in required} for n, p in (schema.get("properties") or {}).items()]
-        server = (form_call.get("args") or {}).get("name") if form_call.get("exposed") == "add_server" else None
+        server = form_call.get("server")
         example = json.dumps({f["name"]: f"<{f['type']}>" for f in fields})
         message = (f"{params.get('message') or 'A tool needs input.'} Provide it with agent_chat("
                    f"conversation_id={self.cid!r}, provided_config={example}) to continue where the run stopped.")

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from meta_mcp.validation import pydantic_problems
+
 from meta_mcp.services.catalog.model import CatalogError
 from meta_mcp.services.catalog.templates import (
     dig,
@@ -161,5 +163,5 @@ def build_spec(entry: CatalogEntry, config: Mapping[str, Any], secrets: Mapping[
     try:
         return ServerSpec.model_validate({"name": entry.name, **fields})
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(pydantic_problems(exc, "spec"))
         raise CatalogError(f"{entry.name}: cannot build a server spec: {problems}") from None

@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -28,8 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from meta_mcp.services.catalog.model import CatalogEntry, CatalogError, EnvVar, RemoteSpec, SecretRef
 from meta_mcp.services.catalog.templates import env_refs
+from meta_mcp.validation import NAME_PATTERN, NAME_RE
 
-NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _CATALOG_SUFFIXES = (".yaml", ".yml", ".json")
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
 
@@ -142,7 +141,7 @@ def parse_entry(name: str, raw: Any, source: str) -> CatalogEntry:
     """Validate one raw entry; `CatalogError` names `source`, the entry and the field."""
     where = f"{source}: entry {name!r}"
     if not isinstance(name, str) or not NAME_RE.match(name):
-        raise CatalogError(f"{where}: the name must match ^[A-Za-z0-9_.-]{{1,64}}$")
+        raise CatalogError(f"{where}: the name must match {NAME_PATTERN}")
     if not isinstance(raw, dict):
         raise CatalogError(f"{where}: expected a mapping of fields, got {type(raw).__name__}")
     try:

@@ -1,4 +1,4 @@
-"""The builtin provider: serves the meta tools, exposed unprefixed with reserved names."""
+"""The meta tools' provider: serves them for one workspace, exposed unprefixed with reserved names."""
 
 from __future__ import annotations
 
@@ -8,19 +8,21 @@ from typing import Any
 from mcp import MCPError
 from mcp_types import INVALID_PARAMS
 
+from meta_mcp.operations.tools import META_SERVER
+from meta_mcp.operations.workspace import Workspace
 from meta_mcp.providers.base import NO_CONTEXT, CallContext, Listing, Provider
-from meta_mcp.providers.builtin.base import MetaContext, MetaTool, RegistryView
+from meta_mcp.surface.meta_tools.base import MetaContext, MetaTool
 
 
-class BuiltinProvider(Provider):
-    """The meta tools acting on one registry; each call validates arguments, then runs the handler."""
+class MetaToolsProvider(Provider):
+    """The meta tools acting on one workspace; each call validates arguments, then runs the handler."""
 
-    name = "meta-mcp"
+    name = META_SERVER
     prefix = ""
 
-    def __init__(self, registry: RegistryView, tools: Iterable[MetaTool]) -> None:
+    def __init__(self, workspace: Workspace, tools: Iterable[MetaTool]) -> None:
         super().__init__()
-        self._registry = registry
+        self._workspace = workspace
         self._tools = {tool.name: tool for tool in tools}
         self.listing = Listing(tools=tuple(tool.definition for tool in self._tools.values()))
 
@@ -31,4 +33,4 @@ class BuiltinProvider(Provider):
             raise MCPError(INVALID_PARAMS, f"Unknown tool: {name!r}")
         args = arguments or {}
         tool.check(args)
-        return await tool.handler(MetaContext(self._registry, call), args)
+        return await tool.handler(MetaContext(self._workspace, call), args)

@@ -1,7 +1,9 @@
 """What a meta tool is: a wire definition plus an async handler, given a `MetaContext`.
 
-Arguments are validated against the tool's `inputSchema` before the handler runs, so every meta tool
-rejects bad input the same way: a JSON-RPC `INVALID_PARAMS` error naming the argument.
+Meta tools are the MCP front door to the operations (`meta_mcp.operations`): a handler turns
+arguments into an operation call and the operation's typed outcome into a tool result. Arguments are
+validated against the tool's `inputSchema` before the handler runs, so every meta tool rejects bad
+input the same way: a JSON-RPC `INVALID_PARAMS` error naming the argument.
 
 Example:
     async def hello(ctx: MetaContext, args: dict) -> dict:
@@ -15,52 +17,21 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from mcp import MCPError
 from mcp_types import INVALID_PARAMS
 
-from meta_mcp.providers.base import NO_CONTEXT, CallContext, Provider
-
-if TYPE_CHECKING:
-    from meta_mcp.services.catalog import Catalog
-
-
-class RegistryView(Protocol):
-    """What the meta tools need from the registry (this package does not import the registry)."""
-
-    @property
-    def servers(self) -> dict[str, Provider]: ...
-
-    @property
-    def snapshot(self) -> Any: ...
-
-    workspace: str
-    services: Any
-    """`meta_mcp.services.Services`: catalog, secrets, state."""
-
-    @property
-    def catalog(self) -> Catalog:
-        """The merged server catalog (`meta_mcp.services.catalog.Catalog`) for find_servers and add_server."""
-        ...
-
-    def prefix_of(self, name: str) -> str: ...
-
-    def exposed_tools_of(self, name: str) -> list[str]: ...
-
-    async def add_server(self, spec: Any) -> Provider: ...
-
-    async def remove_server(self, name: str) -> None: ...
-
-    async def call_tool(self, name: str, arguments: dict[str, Any] | None, call: CallContext = NO_CONTEXT
-                        ) -> dict[str, Any]: ...
+from meta_mcp.operations import outcomes
+from meta_mcp.operations.workspace import Workspace
+from meta_mcp.providers.base import CallContext, tool_error
 
 
 @dataclass(frozen=True, slots=True)
 class MetaContext:
-    """One meta-tool call: the registry it acts on and what the caller brought."""
+    """One meta-tool call: the workspace it acts on and what the caller brought."""
 
-    registry: RegistryView
+    workspace: Workspace
     call: CallContext
 
 
@@ -93,6 +64,9 @@ def structured(data: dict[str, Any]) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": json.dumps(data, indent=1)}], "structuredContent": data}
 
 
-def failure(text: str) -> dict[str, Any]:
-    """A tool result reporting a failure the model can act on (`isError: true`)."""
-    return {"content": [{"type": "text", "text": text}], "isError": True}
+def rendered(outcome: Any) -> dict[str, Any]:
+    """An operation's typed outcome as a tool result: its `data()` as structuredContent, its message as
+    text; `isError` when it did not do what was asked."""
+    if outcome.ok:
+        return structured(outcomes.data(outcome))
+    return {**tool_error(outcome.message), "structuredContent": outcomes.data(outcome)}

@@ -1,10 +1,11 @@
-"""Meta tools about servers: `list_servers`."""
+"""Meta tool `list_servers`: the workspace's servers, their status and counts."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from meta_mcp.providers.builtin.base import MetaContext, MetaTool, structured
+from meta_mcp.operations.servers import list_servers as list_op
+from meta_mcp.surface.meta_tools.base import MetaContext, MetaTool, structured
 
 _SERVER_SCHEMA = {
     "type": "object",
@@ -24,21 +25,7 @@ _SERVER_SCHEMA = {
 
 
 async def list_servers(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
-    servers = [
-        {
-            "name": p.name,
-            "status": p.status,
-            "transport": p.transport,
-            "prefix": ctx.registry.prefix_of(p.name),
-            "tools": len(p.listing.tools),
-            "resources": len(p.listing.resources) + len(p.listing.resource_templates),
-            "prompts": len(p.listing.prompts),
-            "restarts": getattr(p, "restarts", 0),
-            "last_error": p.last_error,
-        }
-        for p in ctx.registry.servers.values()
-    ]
-    return structured({"servers": servers})
+    return structured({"servers": [s.as_dict() for s in list_op(ctx.workspace)]})
 
 
 LIST_SERVERS = MetaTool(

@@ -3,7 +3,8 @@
 For each hit: name, title, description, how it runs (local command, remote URL or Docker image),
 whether it can run on this machine (and why not), required secrets (name and environment variable
 only — never values), config fields, and whether it is already active in this workspace. The result
-is structuredContent plus a readable text rendering of the same list.
+is structuredContent plus a readable text rendering of the same list. An adapter over
+`operations.servers.find_servers`.
 
 Failure modes: a catalog that cannot be loaded (a broken `--catalog` file) is a tool error naming
 the file, entry and field; an empty result is not an error.
@@ -15,19 +16,11 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import anyio
-
-from meta_mcp.providers.builtin.base import MetaContext, MetaTool, RegistryView, failure
-
-if TYPE_CHECKING:
-    from meta_mcp.services.catalog import Catalog
-
-
-def catalog_of(registry: RegistryView) -> Catalog:
-    """The registry's catalog (loaded on first use; raises `CatalogError` for a broken file)."""
-    return registry.catalog
+from meta_mcp.operations import servers as ops
+from meta_mcp.operations.outcomes import CatalogUnavailable
+from meta_mcp.surface.meta_tools.base import MetaContext, MetaTool, rendered
 
 
 def _text(query: str, servers: list[dict[str, Any]], size: int) -> str:
@@ -53,27 +46,13 @@ def _text(query: str, servers: list[dict[str, Any]], size: int) -> str:
 
 
 async def find_servers(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
-    from meta_mcp.services.catalog import CatalogError, adocker_available
-    from meta_mcp.services.catalog.describe import describe
-
     query: str = args["query"]
-    limit: int = args.get("limit", 10)
-    registry = ctx.registry
-    try:
-        # First use loads and indexes the catalog files: keep that off the event loop.
-        catalog = await anyio.to_thread.run_sync(lambda: catalog_of(registry))
-        hits = await anyio.to_thread.run_sync(lambda: catalog.search(query, limit=limit))
-    except CatalogError as exc:
-        return failure(f"The server catalog could not be loaded: {exc}")
-    needs_docker = any(h.entry.image and h.entry.choose(False)[0] is None for h in hits)
-    docker = await adocker_available() if needs_docker else False
-    active = registry.servers
-    servers = [
-        {**describe(h.entry, docker_available=docker), "score": h.score, "active": h.entry.name in active}
-        for h in hits
-    ]
+    found = await ops.find_servers(ctx.workspace, query, args.get("limit", 10))
+    if isinstance(found, CatalogUnavailable):
+        return rendered(found)
+    servers = list(found.servers)
     data = {"query": query, "servers": servers}
-    return {"content": [{"type": "text", "text": _text(query, servers, len(catalog))}], "structuredContent": data}
+    return {"content": [{"type": "text", "text": _text(query, servers, found.catalog_size)}], "structuredContent": data}
 
 
 _SERVER = {

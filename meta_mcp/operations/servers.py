@@ -1,0 +1,227 @@
+"""Server operations: list, find, add, remove and configure the servers of a workspace.
+
+Semantics (every front door — meta tools, chat API, CLI — gets exactly these):
+- `add_server(ws, name)` adds a catalog entry; with `spec` an ad-hoc server from one `mcpServers`
+  entry. Secrets are looked up in the secrets chain and never taken as arguments; missing ones are
+  `NeedsSecrets`. Config is the stored config, overlaid by `config`, overlaid by a form `answer`;
+  what is still missing is `NeedsConfig` (the front door may ask for it and call again), what is
+  invalid is `InvalidConfig`. On success the server is ready, its tools are exposed and every client
+  of the workspace was told (`Added`); if it fails to start nothing is added (`DidNotStart`).
+  Adding an active server again is `AlreadyActive` and changes nothing.
+- `remove_server` stops (or, when another workspace shares it, releases) the server: `Removed`.
+- `configure_server` validates against the entry's schema, stores the values (never secrets) and,
+  if the server is active, restarts it with them: `Configured`.
+
+Example:
+    outcome = await add_server(ws, "fs", config={"paths": ["/tmp"]})
+    match outcome:
+        case Added(tools=tools): ...
+        case NeedsConfig(fields=fields): ...
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from pydantic import ValidationError
+
+from meta_mcp.config import ServerSpec
+from meta_mcp.operations.outcomes import (
+    AddOutcome,
+    Added,
+    AlreadyActive,
+    CatalogUnavailable,
+    ConfigureOutcome,
+    Configured,
+    Declined,
+    DidNotStart,
+    InvalidConfig,
+    InvalidSpec,
+    NeedsConfig,
+    NotActive,
+    NotConfigurable,
+    RemoveOutcome,
+    Removed,
+    UnknownServer,
+)
+from meta_mcp.operations.workspace import Workspace
+from meta_mcp.services.catalog.plan import Launch, plan_launch, resolve_secrets
+from meta_mcp.services.state import ServerRecord
+from meta_mcp.validation import pydantic_problems, schema_problems
+
+
+@dataclass(frozen=True, slots=True)
+class FormAnswer:
+    """A client's answer to a config form: the values, or that it declined."""
+
+    values: dict[str, Any]
+    declined: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    """One active server as `list_servers` shows it."""
+
+    name: str
+    status: str
+    transport: str
+    prefix: str
+    tools: int
+    resources: int
+    prompts: int
+    restarts: int
+    last_error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "transport": self.transport, "prefix": self.prefix,
+                "tools": self.tools, "resources": self.resources, "prompts": self.prompts,
+                "restarts": self.restarts, "last_error": self.last_error}
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """Catalog matches, best first: `describe()` dicts plus `score` and `active`."""
+
+    query: str
+    servers: tuple[dict[str, Any], ...]
+    catalog_size: int
+
+
+def list_servers(ws: Workspace) -> list[ServerInfo]:
+    """The workspace's servers in the order they were added."""
+    registry = ws.registry
+    return [
+        ServerInfo(name=p.name, status=p.status, transport=p.transport, prefix=registry.prefix_of(p.name),
+                   tools=len(p.listing.tools), resources=len(p.listing.resources) + len(p.listing.resource_templates),
+                   prompts=len(p.listing.prompts), restarts=p.restarts, last_error=p.last_error)
+        for p in registry.servers.values()
+    ]
+
+
+async def find_servers(ws: Workspace, query: str, limit: int = 10) -> Found | CatalogUnavailable:
+    """Catalog entries matching `query`, best first, each saying how it runs and what it needs."""
+    from meta_mcp.services.catalog import CatalogError, adocker_available
+    from meta_mcp.services.catalog.describe import describe
+
+    try:
+        # First use loads and indexes the catalog files: keep that off the event loop.
+        catalog = await anyio.to_thread.run_sync(lambda: ws.services.catalog)
+        hits = await anyio.to_thread.run_sync(lambda: catalog.search(query, limit=limit))
+    except CatalogError as exc:
+        return CatalogUnavailable(str(exc))
+    needs_docker = any(h.entry.image and h.entry.choose(False)[0] is None for h in hits)
+    docker = await adocker_available() if needs_docker else False
+    active = ws.registry.servers
+    servers = tuple({**describe(h.entry, docker_available=docker), "score": h.score, "active": h.entry.name in active}
+                    for h in hits)
+    return Found(query, servers, len(catalog))
+
+
+async def add_server(ws: Workspace, name: str, *, spec: dict[str, Any] | None = None,
+                     config: dict[str, Any] | None = None, answer: FormAnswer | None = None) -> AddOutcome:
+    """Add server `name` to the workspace (see the module docstring)."""
+    registry = ws.registry
+    if name in registry.servers:
+        provider = registry.servers[name]
+        return AlreadyActive(name, provider.status, tuple(registry.exposed_tools_of(name)))
+    if spec is not None:
+        try:
+            server = ServerSpec.model_validate({**spec, "name": name})
+        except ValidationError as exc:
+            return InvalidSpec(name, tuple(pydantic_problems(exc, "spec")))
+        return await _start(ws, server, ServerRecord(name=name, source="spec", spec=spec))
+    plan = await _plan(ws, name, config or {}, answer)
+    if not isinstance(plan, Launch):
+        return plan
+    await ws.services.state.set_config(ws.name, name, plan.config)
+    return await _start(ws, plan.spec, ServerRecord(name=name, source="catalog", config=plan.config))
+
+
+async def _plan(ws: Workspace, name: str, config: dict[str, Any], answer: FormAnswer | None
+                ) -> Launch | AddOutcome:
+    from meta_mcp.services.catalog import CatalogError, adocker_available
+
+    try:
+        catalog = ws.services.catalog
+    except CatalogError as exc:
+        return CatalogUnavailable(str(exc))
+    entry = catalog.get(name)
+    if entry is None:
+        return UnknownServer(name, tuple(catalog.suggest(name)))
+    stored = await ws.services.state.get_config(ws.name, name)
+    merged = {**stored, **config, **(answer.values if answer else {})}
+    secrets = await resolve_secrets(entry, ws.services.secrets)
+    plan = plan_launch(entry, merged, secrets, docker_available=await adocker_available())
+    if isinstance(plan, NeedsConfig) and answer is not None and answer.declined:
+        return Declined(name)
+    return plan
+
+
+async def _start(ws: Workspace, spec: ServerSpec, record: ServerRecord) -> Added | DidNotStart:
+    registry = ws.registry
+    provider = await registry.add_server(spec)
+    if provider.status != "ready":
+        reason = provider.last_error or provider.status
+        await registry.remove_server(spec.name)
+        return DidNotStart(spec.name, reason)
+    await ws.services.state.put_server(ws.name, record)
+    return Added(spec.name, provider.status, tuple(registry.exposed_tools_of(spec.name)))
+
+
+async def remove_server(ws: Workspace, name: str) -> RemoveOutcome:
+    """Stop or release server `name`; its tools, resources and prompts are gone for every client."""
+    registry = ws.registry
+    if name not in registry.servers:
+        return NotActive(name, tuple(sorted(registry.servers)))
+    tools = tuple(registry.exposed_tools_of(name))
+    await registry.remove_server(name)
+    await ws.services.state.delete_server(ws.name, name)
+    return Removed(name, tools)
+
+
+async def configure_server(ws: Workspace, name: str, config: dict[str, Any]) -> ConfigureOutcome | AddOutcome:
+    """Validate and store `config` for catalog entry `name` (merged over what is stored); restart it
+    with the new values when it is active. Nothing is stored when the values are invalid."""
+    from meta_mcp.services.catalog import CatalogError
+
+    registry = ws.registry
+    try:
+        catalog = ws.services.catalog
+    except CatalogError as exc:
+        return CatalogUnavailable(str(exc))
+    entry = catalog.get(name)
+    if entry is None:
+        if name in registry.servers:
+            return NotConfigurable(name)
+        return UnknownServer(name, tuple(catalog.suggest(name)), where="configure")
+    state = ws.services.state
+    merged = {**await state.get_config(ws.name, name), **config}
+    problems = schema_problems(entry.config_schema(), merged, partial=True)
+    if problems:
+        return InvalidConfig(name, tuple(problems))
+    await state.set_config(ws.name, name, merged)
+    if name not in registry.servers:
+        return Configured(name, tuple(sorted(merged)), restarted=False)
+    await registry.remove_server(name)
+    outcome = await add_server(ws, name)
+    if not isinstance(outcome, Added):
+        return outcome
+    return Configured(name, tuple(sorted(merged)), restarted=True, tools=outcome.tools)
+
+
+def form_state(server: str) -> str:
+    """The `requestState` of a config form asked for `server` (echoed back by the client)."""
+    return json.dumps({"server": server})
+
+
+def form_server(state: Any) -> str | None:
+    """The server a config form's `requestState` is for, if it is one of ours."""
+    try:
+        value = json.loads(state) if isinstance(state, str) and len(state) < 1024 else None
+    except json.JSONDecodeError:
+        return None
+    server = value.get("server") if isinstance(value, dict) else None
+    return server if isinstance(server, str) else None

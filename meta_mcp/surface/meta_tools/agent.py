@@ -1,0 +1,66 @@
+"""Meta tool `agent_chat`: hand a task to an inner LLM loop over the workspace's tools.
+
+An adapter over `meta_mcp.operations.agent` (which tools the loop sees, how its calls go through
+the one call path). Inner calls may ask for input (`add_server` missing config): the loop passes
+such requests up as this tool's own `input_required`, or returns an interrupt that
+`agent_chat(conversation_id=…, provided_config={…})` resumes. Progress notifications (when the
+client sent a progress token) report each step and tool call.
+
+Example:
+    agent_chat(message="What time is it in Tokyo?")
+    → text "It is 21:04 in Tokyo. [agent_chat complete: 2 step(s), tools: time__get_current_time, …]"
+      structuredContent {"conversation_id": "conv-…", "status": "complete", "answer": "…",
+                         "trace": {"steps": 2, "tool_calls": [...], "usage": {...}, …}}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meta_mcp.operations import agent
+from meta_mcp.services.agent import AgentRequest
+from meta_mcp.services.agent.models import PROVIDERS
+from meta_mcp.surface.meta_tools.base import MetaContext, MetaTool
+
+
+async def agent_chat(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
+    request = AgentRequest(
+        message=args.get("message"), conversation_id=args.get("conversation_id"), provider=args.get("provider"),
+        model=args.get("model"), servers=args.get("servers"), max_steps=args.get("max_steps"),
+        timeout_s=args.get("timeout_s"), max_tokens=args.get("max_tokens"),
+        provided_config=args.get("provided_config"), input_responses=ctx.call.input_responses,
+        request_state=ctx.call.request_state,
+    )
+    return await agent.agent_chat(ctx.workspace, request, ctx.call)
+
+
+AGENT_CHAT = MetaTool(
+    {
+        "name": "agent_chat",
+        "title": "Delegate a task to an agent",
+        "description": "Hand a task to an inner LLM agent that calls this workspace's tools (and can find and add "
+        "servers) until it can answer. Returns the answer and a compact trace (steps, tools called, tokens). "
+        "Continue a conversation with conversation_id. If a server needs configuration the result is an "
+        "interrupt listing the fields: call again with conversation_id and provided_config to resume.",
+        "inputSchema": {
+            "type": "object",
+            "properties": {
+                "message": {"type": "string", "minLength": 1, "description": "The task or the next message"},
+                "conversation_id": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$",
+                                    "description": "Continue this conversation (returned by an earlier call)"},
+                "provider": {"type": "string", "enum": list(PROVIDERS),
+                             "description": "Model provider (default from settings)"},
+                "model": {"type": "string", "minLength": 1, "description": "Model name (default from settings)"},
+                "servers": {"type": "array", "items": {"type": "string"},
+                            "description": "Only these servers' tools (the meta tools are always there)"},
+                "max_steps": {"type": "integer", "minimum": 1, "description": "Model steps (default 10)"},
+                "timeout_s": {"type": "number", "exclusiveMinimum": 0, "description": "Wall time (s)"},
+                "max_tokens": {"type": "integer", "minimum": 1, "description": "Tokens for the run"},
+                "provided_config": {"type": "object",
+                                    "description": "Config values answering an interrupt (with conversation_id)"},
+            },
+        },
+        "annotations": {"readOnlyHint": False, "destructiveHint": True, "openWorldHint": True},
+    },
+    agent_chat,
+)
