@@ -45,6 +45,25 @@ class Settings(BaseSettings):
         description="where Docker Desktop's MCP Toolkit writes its catalogs (loaded when present)",
     )
     workspace_header: str = Field(default="X-MCP-Workspace", description="HTTP header naming the workspace")
+    max_workspaces: int = Field(
+        default=1000, ge=1, description="live workspaces at most; past it the least recently used idle one (no "
+        "servers, no connected clients) is dropped, and if none is idle a new workspace is refused",
+    )
+    page_max_items: int = Field(default=1000, ge=1, description="*/list: entries per page (then nextCursor)")
+    page_max_bytes: int = Field(
+        default=512_000, ge=1_000, description="*/list: JSON bytes per page, so a page fits a client's message limit"
+    )
+    http_body_timeout: float = Field(default=30.0, gt=0, description="HTTP: seconds a request body may take to arrive")
+    http_idle_timeout: float = Field(default=10.0, gt=0, description="HTTP: longest pause while a request body arrives (s)")
+    http_max_body_bytes: int = Field(default=4_000_000, ge=10_000, description="HTTP: largest request body (bytes)")
+    allow_adhoc_http: bool = Field(
+        default=False, description="HTTP clients may add servers from an ad-hoc spec (a command runs as meta-mcp's "
+        "user!); off by default until authentication and policy exist",
+    )
+    allow_adhoc_agent: bool = Field(
+        default=False, description="agent_chat's inner model may add servers from an ad-hoc spec (a prompt injection "
+        "in any tool output reaches that model)",
+    )
 
     # -- sandbox (run_code) --
     sandbox_timeout_s: float = Field(default=30.0, gt=0, description="run_code: default wall time of one run (s)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -18,3 +19,9 @@ for _p in (_TESTS, _TESTS.parent):
 def anyio_backend() -> str:
     """Session-scoped so module-scoped async fixtures (a shared meta-mcp) can use it."""
     return "asyncio"
+
+
+# Most process-level tests add the test upstreams from ad-hoc specs, also over HTTP, where meta-mcp refuses
+# them by default (anyone reaching the port could run commands). The suite's own meta-mcp processes allow
+# them; tests/test_adhoc_policy.py checks the default refusal with this set to 0.
+os.environ.setdefault("META_MCP_ALLOW_ADHOC_HTTP", "1")

@@ -75,7 +75,7 @@ async def run_code(ws: Workspace, code: str, *, language: str = "typescript", ti
                            max_output_bytes=settings.sandbox_max_output_bytes,
                            max_tool_calls=settings.sandbox_max_tool_calls)
     # Calls made by the code carry the caller's _meta and logging, not its progress or input rounds.
-    inner = CallContext(meta=call.meta, log=call.log)
+    inner = CallContext(meta=call.meta, log=call.log, origin="sandbox")
 
     async def call_one(binding: ToolBinding, arguments: dict[str, Any]) -> dict[str, Any]:
         return await ws.registry.call_tool(binding.exposed, arguments, inner)

@@ -41,6 +41,7 @@ from meta_mcp.operations.outcomes import (
     InvalidConfig,
     InvalidSpec,
     NeedsConfig,
+    Refused,
     NotActive,
     NotConfigurable,
     RemoveOutcome,
@@ -48,8 +49,10 @@ from meta_mcp.operations.outcomes import (
     UnknownServer,
 )
 from meta_mcp.operations.workspace import Workspace
+from meta_mcp.providers.base import Origin
 from meta_mcp.services.catalog.plan import Launch, plan_launch, resolve_secrets
 from meta_mcp.services.state import ServerRecord
+from meta_mcp.settings import Settings
 from meta_mcp.validation import pydantic_problems, schema_problems
 
 
@@ -120,14 +123,34 @@ async def find_servers(ws: Workspace, query: str, limit: int = 10) -> Found | Ca
     return Found(query, servers, len(catalog))
 
 
+def adhoc_refusal(settings: Settings, origin: Origin) -> str | None:
+    """Why `origin` may not add a server from an ad-hoc spec (a command that runs as meta-mcp's user), or
+    None when it may. The desktop's own user over stdio may; an HTTP client or the agent's model only when
+    a setting allows it; sandbox code and anything else never."""
+    if origin == "stdio":
+        return None
+    if origin == "http":
+        return None if settings.allow_adhoc_http else (
+            "ad-hoc specs run a command as meta-mcp's user, and over HTTP anyone who reaches the port could do that; "
+            "the operator can allow it with META_MCP_ALLOW_ADHOC_HTTP=1. Catalog servers can be added by name.")
+    if origin == "agent":
+        return None if settings.allow_adhoc_agent else (
+            "an agent's model may not start arbitrary commands (a prompt injection in any tool output reaches it); "
+            "the operator can allow it with META_MCP_ALLOW_ADHOC_AGENT=1. Catalog servers can be added by name.")
+    return f"ad-hoc specs are not accepted from {origin} callers."
+
+
 async def add_server(ws: Workspace, name: str, *, spec: dict[str, Any] | None = None,
-                     config: dict[str, Any] | None = None, answer: FormAnswer | None = None) -> AddOutcome:
-    """Add server `name` to the workspace (see the module docstring)."""
+                     config: dict[str, Any] | None = None, answer: FormAnswer | None = None,
+                     origin: Origin = "internal") -> AddOutcome:
+    """Add server `name` to the workspace (see the module docstring); `origin` is who asks (for policy)."""
     registry = ws.registry
     if name in registry.servers:
         provider = registry.servers[name]
         return AlreadyActive(name, provider.status, tuple(registry.exposed_tools_of(name)))
     if spec is not None:
+        if (why := adhoc_refusal(ws.settings, origin)) is not None:
+            return Refused(name, why)
         try:
             server = ServerSpec.model_validate({**spec, "name": name})
         except ValidationError as exc:

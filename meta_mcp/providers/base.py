@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 ProviderStatus = Literal["starting", "ready", "failed", "restarting", "stopped"]
+Origin = Literal["stdio", "http", "agent", "sandbox", "internal"]
 
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
 """Receives an upstream's progress (progress, total, message) for the call being served."""
@@ -63,6 +64,9 @@ class CallContext:
     None when the client cannot be asked mid-call (2026-era clients have no back-channel)."""
     can_sample: bool = False
     """The client declared the sampling capability (it can answer `sampling/createMessage`)."""
+    origin: Origin = "internal"
+    """Who is calling: a client over `stdio` (the desktop's one trusted user) or `http`, the `agent`'s
+    inner model, `sandbox` code, or meta-mcp itself (`internal`). Policies (what may be added, …) key on it."""
 
 
 NO_CONTEXT = CallContext()

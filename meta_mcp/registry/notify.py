@@ -32,9 +32,22 @@ class ChangeNotifier:
 
     def __init__(self) -> None:
         self.bus = InMemorySubscriptionBus()
-        self.listen = ListenHandler(self.bus)
-        """Serves this workspace's `subscriptions/listen` streams."""
+        self._listen = ListenHandler(self.bus)
         self._connections: set[Any] = set()
+        self._streams = 0
+
+    async def listen(self, ctx: Any, params: Any) -> Any:
+        """Serve one `subscriptions/listen` stream of this workspace (for as long as it is open)."""
+        self._streams += 1
+        try:
+            return await self._listen(ctx, params)
+        finally:
+            self._streams -= 1
+
+    @property
+    def has_clients(self) -> bool:
+        """Whether a handshake-era connection or a listen stream is open."""
+        return bool(self._connections) or self._streams > 0
 
     def subscribe(self, connection: Any, uri: str, *, add: bool = True) -> None:
         """Record a handshake connection's `resources/subscribe` (or unsubscribe) of `uri`."""

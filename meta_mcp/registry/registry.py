@@ -35,6 +35,7 @@ from meta_mcp.providers.base import NO_CONTEXT, CallContext, Provider, ToolError
 from meta_mcp.providers.upstream import UpstreamProvider
 from meta_mcp.registry.naming import NameTable
 from meta_mcp.registry.notify import ChangeNotifier
+from meta_mcp.registry.pages import SnapshotHistory, decode_cursor, page
 from meta_mcp.registry.pool import UpstreamPool
 from meta_mcp.registry.snapshot import Snapshot, build_snapshot
 from meta_mcp.registry.uris import exposed_uri, split_uri
@@ -62,6 +63,7 @@ class Registry:
         self._tool_names = NameTable()
         self._prompt_names = NameTable()
         self._snapshot = Snapshot()
+        self._history = SnapshotHistory(self._snapshot)
         self._preloaded = anyio.Event()
         self._preloaded.set()
         self._log_level: str | None = None
@@ -85,6 +87,21 @@ class Registry:
         """The exposed names of server `name`'s tools, as listed now."""
         provider = self._servers.get(name)
         return [exposed for exposed, (p, _) in self._snapshot.tool_routes.items() if p is provider]
+
+    def list_page(self, attr: str, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the snapshot list `attr` ("tools", "resources", …) and the next page's cursor.
+
+        A cursor continues in the snapshot it was cut from, so paging sees one consistent list."""
+        if cursor is None:
+            generation, offset, snapshot = self._history.generation, 0, self._snapshot
+        else:
+            generation, offset = decode_cursor(cursor)
+            snapshot = self._history.at(generation)
+            if snapshot is None:
+                raise MCPError(INVALID_PARAMS, "The cursor has expired (the list changed since); list again "
+                               "without a cursor.")
+        return page(getattr(snapshot, attr), offset, generation, max_items=self.settings.page_max_items,
+                    max_bytes=self.settings.page_max_bytes)
 
     def add_builtin(self, provider: Provider) -> None:
         """Add a provider whose tools are exposed unprefixed and whose names are reserved."""
@@ -173,6 +190,7 @@ class Registry:
         entries = [(p, "") for p in self._builtin] + [(p, self.prefix_of(n)) for n, p in self._servers.items()]
         reserved = {t["name"]: p.name for p in self._builtin for t in p.listing.tools}
         self._snapshot = build_snapshot(entries, self._tool_names, self._prompt_names, reserved)
+        self._history.push(self._snapshot)
         return self._snapshot
 
     async def _rebuild_and_notify(self) -> None:

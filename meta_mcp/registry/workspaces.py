@@ -15,6 +15,8 @@ Example:
 
 from __future__ import annotations
 
+import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
 from meta_mcp.providers.base import Provider
@@ -24,6 +26,11 @@ from meta_mcp.settings import Settings
 from meta_mcp.validation import NAME_RE, NAME_RULE
 
 DEFAULT = "default"
+logger = logging.getLogger(__name__)
+
+
+class TooManyWorkspaces(ValueError):
+    """No workspace can be created: `max_workspaces` are live and none of them is idle."""
 
 
 class Workspaces:
@@ -34,22 +41,40 @@ class Workspaces:
         self.settings = settings
         self.pool = pool
         self._builtin = builtin
-        self._registries: dict[str, Registry] = {}
+        self._registries: OrderedDict[str, Registry] = OrderedDict()
+        """Least recently used first."""
 
     def __iter__(self) -> Iterator[Registry]:
         return iter(self._registries.values())
 
     def get(self, name: str = DEFAULT) -> Registry:
-        """The registry of workspace `name` (which must match `validation.NAME_RE`)."""
+        """The registry of workspace `name` (which must match `validation.NAME_RE`).
+
+        Creating one past `max_workspaces` first drops the least recently used idle workspace (no
+        servers, no connected clients: nothing is lost, it is made anew on its next use); when none
+        is idle, `TooManyWorkspaces`."""
         registry = self._registries.get(name)
-        if registry is None:
-            if not NAME_RE.match(name):
-                raise ValueError(f"invalid workspace name {name!r}: {NAME_RULE}")
-            registry = Registry(self.settings, self.pool, workspace=name)
-            if self._builtin is not None:
-                registry.add_builtin(self._builtin(registry))
-            self._registries[name] = registry
+        if registry is not None:
+            self._registries.move_to_end(name)
+            return registry
+        if not NAME_RE.match(name):
+            raise ValueError(f"invalid workspace name {name!r}: {NAME_RULE}")
+        if len(self._registries) >= self.settings.max_workspaces:
+            self._evict_idle()
+        registry = Registry(self.settings, self.pool, workspace=name)
+        if self._builtin is not None:
+            registry.add_builtin(self._builtin(registry))
+        self._registries[name] = registry
         return registry
+
+    def _evict_idle(self) -> None:
+        for name, registry in self._registries.items():
+            if name != DEFAULT and not registry.servers and not registry.notifier.has_clients:
+                del self._registries[name]
+                logger.debug("workspace %r dropped (idle, over max_workspaces)", name)
+                return
+        raise TooManyWorkspaces(f"too many workspaces ({len(self._registries)} live, none idle); the limit is "
+                                "META_MCP_MAX_WORKSPACES")
 
     async def aclose(self) -> None:
         for registry in self._registries.values():

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -99,14 +99,16 @@ class IndexCache:
         cache.get("default", snapshot, lambda: BM25Index(documents_of(snapshot)))
     """
 
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[object, Any]] = {}
+    def __init__(self, max_keys: int = 64) -> None:
+        self._entries: OrderedDict[str, tuple[object, Any]] = OrderedDict()
+        self._max_keys = max_keys
+        """Indexes kept at most (least recently used dropped first): memory stays bounded."""
 
     def get(self, key: str, source: object, build: Callable[[], T]) -> T:
         entry = self._entries.get(key)
         if entry is None or entry[0] is not source:
             entry = self._entries[key] = (source, build())
+            while len(self._entries) > self._max_keys:
+                self._entries.popitem(last=False)
+        self._entries.move_to_end(key)
         return entry[1]
-
-    def forget(self, key: str) -> None:
-        self._entries.pop(key, None)

@@ -59,10 +59,12 @@ async def serve_http(services: Services, preload: list[ServerSpec], prespawned: 
     """Serve streamable HTTP at `http://HOST:PORT/mcp` until interrupted."""
     import uvicorn
 
+    from meta_mcp.surface.http import HttpGuard
+
     settings = services.settings
     async with running_workspaces(services, preload, prespawned) as workspaces:
         server = build_server(workspaces)
-        app = server.streamable_http_app(host=settings.host)
+        app = HttpGuard(server.streamable_http_app(host=settings.host), settings)
         config = uvicorn.Config(
             app, host=settings.host, port=settings.port, log_config=None, access_log=False,
             log_level=settings.log_level.lower(), lifespan="on",

@@ -100,6 +100,7 @@ def _call_context(ctx: ServerRequestContext[Any], params: Any) -> CallContext:
         can_elicit=bool(session.client_capabilities and session.client_capabilities.elicitation),
         ask=ask if handshake and session.can_send_request else None,
         can_sample=bool(session.client_capabilities and session.client_capabilities.sampling),
+        origin="http" if ctx.request is not None else "stdio",
     )
 
 
@@ -156,7 +157,11 @@ def build_server(workspaces: Workspaces) -> Server[Any]:
         async def handler(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None) -> dict:
             registry = ws(ctx)
             await registry.wait_preloaded()
-            return {key: getattr(registry.snapshot, attr), "resultType": "complete"}
+            items, next_cursor = registry.list_page(attr, params.cursor if params is not None else None)
+            result: dict[str, Any] = {key: items, "resultType": "complete"}
+            if next_cursor is not None:
+                result["nextCursor"] = next_cursor
+            return result
 
         return handler
 

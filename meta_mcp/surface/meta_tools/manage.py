@@ -46,7 +46,7 @@ def _answer(ctx: MetaContext) -> servers.FormAnswer | None:
 async def add_server(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
     answer = _answer(ctx)
     outcome = await servers.add_server(ctx.workspace, args["name"], spec=args.get("spec"), config=args.get("config"),
-                                       answer=answer)
+                                       answer=answer, origin=ctx.call.origin)
     if isinstance(outcome, NeedsConfig) and ctx.call.can_elicit and answer is None and outcome.formable:
         return _form(outcome)
     return rendered(outcome)

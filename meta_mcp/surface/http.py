@@ -1,0 +1,109 @@
+"""The streamable-HTTP app: the SDK's app at `/mcp`, wrapped by what every HTTP request must pass.
+
+`HttpGuard` (pure ASGI, so streaming responses pass through untouched) enforces, before the SDK sees
+a request:
+- `Accept`: a POST to the MCP endpoint must accept both `application/json` and `text/event-stream`
+  (or a wildcard), a GET `text/event-stream` — else 406, as the streamable-HTTP transport says (the
+  SDK checks this only for requests inside a session);
+- a POST body is read whole before the SDK sees it, within `http_body_timeout` seconds and with no
+  pause over `http_idle_timeout`, at most `http_max_body_bytes`: a client that trickles its body is
+  answered 408, one that sends too much 413, instead of holding a connection and a task forever.
+
+Example:
+    app = HttpGuard(server.streamable_http_app(host=settings.host), settings)
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+
+from meta_mcp.settings import Settings
+
+Scope = dict[str, Any]
+Receive = Any
+Send = Any
+
+
+def _accepts(accept: str, *wanted: str) -> bool:
+    types = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    if "*/*" in types:
+        return True
+    return all(w in types or f"{w.split('/')[0]}/*" in types for w in wanted)
+
+
+async def _reject(send: Send, status: int, message: str) -> None:
+    body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message}}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class HttpGuard:
+    """ASGI middleware in front of the MCP endpoint (see the module docstring)."""
+
+    def __init__(self, app: Any, settings: Settings, path: str = "/mcp") -> None:
+        self.app = app
+        self.settings = settings
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path", "").rstrip("/") != self.path:
+            await self.app(scope, receive, send)
+            return
+        accept = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"accept"), "")
+        method = scope.get("method")
+        if method == "POST" and not _accepts(accept, "application/json", "text/event-stream"):
+            await _reject(send, 406, "Not Acceptable: the client must accept application/json and text/event-stream")
+            return
+        if method == "GET" and not _accepts(accept, "text/event-stream"):
+            await _reject(send, 406, "Not Acceptable: the client must accept text/event-stream")
+            return
+        if method == "POST":
+            body = await self._read_body(receive, send)
+            if body is None:
+                return
+            receive = _replay(body, receive)
+        await self.app(scope, receive, send)
+
+    async def _read_body(self, receive: Receive, send: Send) -> bytes | None:
+        """The whole request body, or None after answering 408 (too slow) or 413 (too large)."""
+        settings = self.settings
+        chunks: list[bytes] = []
+        size = 0
+        with anyio.move_on_after(settings.http_body_timeout):
+            while True:
+                with anyio.move_on_after(settings.http_idle_timeout) as idle:
+                    message = await receive()
+                if idle.cancelled_caught:
+                    break
+                if message["type"] != "http.request":
+                    return None  # the client went away
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > settings.http_max_body_bytes:
+                    await _reject(send, 413, f"Payload Too Large: the body exceeds {settings.http_max_body_bytes} "
+                                  "bytes (META_MCP_HTTP_MAX_BODY_BYTES)")
+                    return None
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(chunks)
+        await _reject(send, 408, "Request Timeout: the request body arrived too slowly")
+        return None
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that yields `body` whole, then whatever the connection says next (a disconnect)."""
+    sent = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
