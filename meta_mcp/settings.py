@@ -65,6 +65,25 @@ class Settings(BaseSettings):
         "in any tool output reaches that model)",
     )
 
+    # -- hardening: secrets and stdio servers --
+    scrub_env: bool = Field(
+        default=True, description="at start, re-exec with a scrubbed environment block so no secret stays in "
+        "/proc/<pid>/environ (secrets are kept in memory only); META_MCP_SCRUB_ENV=0 or --no-scrub-env turns it off",
+    )
+    isolate_stdio: bool = Field(
+        default=False, description="run stdio servers under bubblewrap (bwrap): own PID namespace and /proc, the "
+        "system read-only, a private /tmp, meta-mcp's .env and config file hidden; a server fails if bwrap is missing",
+    )
+    isolate_cwd_writable: bool = Field(default=False, description="isolation: a server's cwd is writable (else read-only)")
+    isolate_writable: list[Path] = Field(
+        default_factory=list, description='isolation: more paths bound read-write (JSON list, e.g. ["~/.cache/uv", '
+        '"~/.npm"] so uvx/npx can cache downloads)',
+    )
+    isolate_hide: list[Path] = Field(
+        default_factory=list, description="isolation: more paths hidden from servers (JSON list: files read as empty, "
+        "directories as empty)",
+    )
+
     # -- sandbox (run_code) --
     sandbox_timeout_s: float = Field(default=30.0, gt=0, description="run_code: default wall time of one run (s)")
     sandbox_max_timeout_s: float = Field(default=300.0, gt=0, description="run_code: largest timeout_s a call may ask")
