@@ -2,7 +2,7 @@
 
 It owns the providers of one workspace, rebuilds the exposed `Snapshot` whenever a provider's listing
 changes, tells every connected client (both protocol eras) when a visible list changed, and is the
-single call path: clients, `call_tool`, and later the sandbox and the agent all call through
+single call path: clients, `call_tool`, the sandbox and the agent all call through
 `Registry.call_tool`, so naming, timeouts and error shaping apply the same way everywhere.
 
 Semantics:
