@@ -1,6 +1,9 @@
 """The agent service behind `agent_chat`: an LLM tool-calling loop over the registry's tools.
 
 - `loop`: the resumable loop (`run_agent(host, request)`), pauses, interrupts, results;
+- `run_state`: the typed state of a run (`PendingRun`, `PendingCall`) and its saved JSON — the state
+  machine; `tool_step`: one step's tool calls and the interrupt of a form; `host`: `AgentHost`,
+  `AgentRequest`, `ToolReply`;
 - `models`: OpenAI / OpenRouter / OpenAI-compatible through the `openai` SDK, and MCP sampling;
 - `conversation`: ids, history capping and truncation; `budget`: steps, wall time, tokens;
 - `toolset`: function names and result text for the model.
@@ -8,6 +11,7 @@ The service knows no transport: the meta tool hands it the tool list, the call p
 capabilities as an `AgentHost`.
 """
 
-from meta_mcp.services.agent.loop import AgentHost, AgentRequest, ToolReply, run_agent
+from meta_mcp.services.agent.host import AgentHost, AgentRequest, ToolReply
+from meta_mcp.services.agent.loop import run_agent
 
 __all__ = ["AgentHost", "AgentRequest", "ToolReply", "run_agent"]

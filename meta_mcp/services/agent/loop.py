@@ -1,39 +1,34 @@
 """The `agent_chat` loop: model step → tool calls (concurrently) → model step …, resumable.
 
-A run is a small state machine saved in the conversation record (`pending`) whenever it pauses:
-- `phase: "model"` — the next thing is a model step; with the `sampling` provider that step is an
-  `input_required` result carrying `sampling/createMessage`, and the retry resumes here;
-- `phase: "tools"` — the last assistant message asked for tools; each call is `pending`, `done`, or
-  `waiting` for input it asked for (an elicitation form, e.g. `add_server` missing config).
-Waiting calls are passed up as our own `input_required` (keys `<call id>|<key>`) when the client can
-answer them — handshake-era clients get real requests through the surface's input bridge, so the run
-carries on in the same call — otherwise a form becomes an *interrupt* result; `provided_config`
-answers it and the run resumes exactly there. `requestState` is `{"conversation", "nonce"}`; a stale
-one is refused. A new `message` while a run is paused abandons the waiting calls (their results say
-so) so the history stays well formed.
+`AgentRun` loads or starts a run (`run_state.PendingRun`, whose docstring states the state machine:
+phases, call statuses, pauses and what a resume may do), drives it, and saves it whenever it pauses:
+a `sampling` model step (an `input_required` carrying `sampling/createMessage`), tool calls waiting for
+input the client can answer (passed up as our own `input_required`, keys `<call id>|<key>` —
+handshake-era clients get real requests through the surface's input bridge, so the run carries on in
+the same call), or an *interrupt* for a form the client cannot show, answered by `provided_config`.
+The tool-calling step itself is `tool_step.ToolStep`.
 
 Ends: `complete` (the model answered), `limit` (steps / time / tokens; with what was done so far),
-`interrupted`, `needs_secrets` (add_server named missing secrets: never asked for in chat), `error`
-(a model request failed for good). Every text that leaves is redacted of the provider's key.
+`interrupted`, `needs_secrets` (add_server named missing secrets: never asked for in chat; the data
+names the `server` and its `secrets`), `error` (a model request failed for good). Every text that
+leaves is redacted of the provider's key.
 """
 
 from __future__ import annotations
 
 import json
 import secrets as _random
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
 
 from meta_mcp.services.agent.budget import Budget
 from meta_mcp.services.agent.conversation import new_id, truncate, valid_id
+from meta_mcp.services.agent.host import AgentHost, AgentRequest, ToolReply
 from meta_mcp.services.agent.models import (
-    ModelUnavailable,
     ModelError,
     ModelReply,
+    ModelUnavailable,
     OpenAIChat,
     ProviderChoice,
     redact,
@@ -41,9 +36,19 @@ from meta_mcp.services.agent.models import (
     sampling_reply,
     sampling_request,
 )
-from meta_mcp.services.agent.toolset import ToolSet, result_text
-from meta_mcp.services.catalog.plan import NeedsSecrets
-from meta_mcp.settings import Settings
+from meta_mcp.services.agent.run_state import (
+    PendingCall,
+    PendingRun,
+    RequestState,
+    ResumeRefused,
+    StateError,
+    Waiting,
+    resume,
+)
+from meta_mcp.services.agent.tool_step import ToolStep, give_up, interrupt, passed_up
+from meta_mcp.services.agent.toolset import ToolSet
+
+__all__ = ["SYSTEM", "AgentHost", "AgentRequest", "AgentRun", "ToolReply", "run_agent"]
 
 SYSTEM = (
     "You are an agent working through MCP tools provided by meta-mcp. Use the tools to do the task, then "
@@ -52,54 +57,6 @@ SYSTEM = (
     "API keys: if a server needs one, say which variable the user must set."
 )
 _SAMPLING_MAX_TOKENS = 2048
-
-
-
-@dataclass(frozen=True)
-class ToolReply:
-    """What one tool call gave the loop: the wire result, and what the loop must react to."""
-
-    result: dict[str, Any]
-    """The `CallToolResult` (or `input_required`) wire dict."""
-    needs_secrets: NeedsSecrets | None = None
-    """The call cannot succeed until the user sets these secrets: the run ends (`needs_secrets`)."""
-    form_server: str | None = None
-    """The server an `input_required` config form is for (shown in an interrupt)."""
-
-
-CallFn = Callable[[str, dict[str, Any], dict[str, Any] | None, str | None], Awaitable[ToolReply]]
-ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
-
-
-@dataclass
-class AgentRequest:
-    """One `agent_chat` call, as the meta tool received it."""
-
-    message: str | None = None
-    conversation_id: str | None = None
-    provider: str | None = None
-    model: str | None = None
-    servers: list[str] | None = None
-    max_steps: int | None = None
-    timeout_s: float | None = None
-    max_tokens: int | None = None
-    provided_config: dict[str, Any] | None = None
-    input_responses: dict[str, Any] | None = None
-    request_state: str | None = None
-
-
-@dataclass
-class AgentHost:
-    """What the loop needs from its caller: tools, the one call path, the client, the store."""
-
-    settings: Settings
-    store: Any
-    workspace: str
-    tools: Callable[[list[str] | None], list[tuple[str, dict[str, Any]]]]
-    call: CallFn
-    progress: ProgressFn | None = None
-    can_elicit: bool = False
-    can_sample: bool = False
 
 
 class _Stop(Exception):
@@ -126,6 +83,11 @@ class AgentRun:
         self.req = request
         self.settings = host.settings
         self.secrets: list[str] = []
+        self.cid = ""
+        self.messages: list[dict[str, Any]] = []
+        self.run: PendingRun
+        self.budget: Budget
+        self.choice: ProviderChoice
 
     # -- entry ------------------------------------------------------------------------------------
 
@@ -137,47 +99,45 @@ class AgentRun:
             return stop.result
 
     async def _load(self) -> None:
-        req, s = self.req, self.settings
-        state = _parse_state(req.request_state) if req.request_state else None
-        cid = (state or {}).get("conversation") or req.conversation_id
+        req = self.req
+        state = RequestState.parse(req.request_state) if req.request_state else None
+        cid = (state.conversation if state else None) or req.conversation_id
         if cid is not None and not valid_id(cid):
             raise _Stop(_error(f"invalid conversation_id {cid!r}"))
         record = await self.host.store.get_conversation(self.host.workspace, cid) if cid else None
-        pending = (record or {}).get("pending")
         self.cid = cid or new_id()
-        self.messages: list[dict[str, Any]] = list((record or {}).get("messages") or [])
-        if state is not None or req.provided_config is not None:
-            if pending is None or (state is not None and state.get("nonce") != pending.get("nonce")):
-                raise _Stop(_error(f"nothing to resume in conversation {self.cid!r} (stale or unknown "
-                                   "requestState / conversation_id); start a new message instead"))
-            if state is None and pending.get("waiting") != "config":
-                raise _Stop(_error(f"conversation {self.cid!r} is not waiting for configuration"))
-            self.run = pending
-        else:
-            if not req.message:
-                raise _Stop(_error("message is required (or conversation_id with provided_config to resume)"))
-            if pending is not None:
-                self._abandon(pending)
-            self.messages.append({"role": "user", "content": req.message})
-            steps = min(req.max_steps or s.agent_max_steps, s.agent_max_steps_limit)
-            budget = Budget(steps, min(req.timeout_s or s.agent_timeout_s, s.agent_timeout_s),
-                            min(req.max_tokens or s.agent_max_tokens, s.agent_max_tokens))
-            self.run = {"nonce": "", "provider": req.provider, "model": req.model, "servers": req.servers,
-                        "budget": budget.to_state(), "phase": "model", "calls": [], "waiting": None,
-                        "events": 0, "trace": [], "answer": None}
-        self.budget = Budget.from_state(self.run["budget"])
+        self.messages = list((record or {}).get("messages") or [])
         try:
-            self.choice: ProviderChoice = resolve(s, self.run["provider"], self.run["model"], self.host.can_sample)
+            saved = (record or {}).get("pending")
+            pending = PendingRun.from_state(saved) if saved is not None else None
+            if state is not None or req.provided_config is not None:
+                self.run = resume(pending, state, self.cid)
+            else:
+                self.run = self._start(pending)
+        except ResumeRefused as exc:
+            raise _Stop(_error(str(exc))) from None
+        except StateError as exc:
+            raise _Stop(_error(f"conversation {self.cid!r} cannot be continued: {exc}")) from None
+        self.budget = self.run.budget
+        try:
+            self.choice = resolve(self.settings, self.run.provider, self.run.model, self.host.can_sample)
         except ModelUnavailable as exc:
             raise _Stop(_error(str(exc))) from None
         self.secrets = self.choice.secrets()
-        self.run["provider"], self.run["model"] = self.choice.name, self.choice.model
+        self.run.provider, self.run.model = self.choice.name, self.choice.model
 
-    def _abandon(self, pending: dict[str, Any]) -> None:
-        """Close a paused run so the history stays well formed (every tool call gets a result)."""
-        for call in pending.get("calls") or []:
-            text = call.get("result") if call["status"] == "done" else "Not run: the conversation moved on."
-            self.messages.append({"role": "tool", "tool_call_id": call["id"], "content": text})
+    def _start(self, pending: PendingRun | None) -> PendingRun:
+        """A new message: abandon a paused run (closing its step), then a fresh run."""
+        req, s = self.req, self.settings
+        if not req.message:
+            raise _Stop(_error("message is required (or conversation_id with provided_config to resume)"))
+        if pending is not None:
+            self.messages.extend(pending.abandon())
+        self.messages.append({"role": "user", "content": req.message})
+        steps = min(req.max_steps or s.agent_max_steps, s.agent_max_steps_limit)
+        budget = Budget(steps, min(req.timeout_s or s.agent_timeout_s, s.agent_timeout_s),
+                        min(req.max_tokens or s.agent_max_tokens, s.agent_max_tokens))
+        return PendingRun(provider=req.provider, model=req.model, servers=req.servers, budget=budget)
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -185,9 +145,8 @@ class AgentRun:
         chat = OpenAIChat(self.choice, self.settings) if self.choice.name != "sampling" else None
         try:
             while True:
-                if self.run["phase"] == "tools":
+                if self.run.phase == "tools":
                     await self._tools()
-                    self.run["phase"] = "model"
                 limit = self.budget.exceeded()
                 if limit is not None:
                     return await self._finish("limit", limit=limit)
@@ -196,36 +155,38 @@ class AgentRun:
                     reply = await self._model(chat)
                 if reply is None:
                     return await self._finish("limit", limit="time")
-                self.budget.steps += 1
-                self.budget.add_usage(reply.prompt_tokens, reply.completion_tokens)
-                self.messages.append(reply.message())
-                step = self.budget.steps
-                names = [c["function"]["name"] for c in reply.tool_calls]
-                self.run["trace"].append({"step": step, "tool_calls": []})
-                if reply.content:
-                    self.run["answer"] = reply.content
-                if not reply.tool_calls:
-                    await self._progress(f"step {step}: answer ready")
+                if not await self._took(reply):
                     return await self._finish("complete")
-                await self._progress(f"step {step}: model asks for {len(names)} tool call(s): {', '.join(names)}")
-                self.run["calls"] = [{"id": c["id"], "name": c["function"]["name"],
-                                      "arguments": c["function"]["arguments"], "status": "pending"}
-                                     for c in reply.tool_calls]
-                self.run["phase"] = "tools"
         except ModelError as exc:
             return await self._finish("error", error=str(exc))
         finally:
             if chat is not None:
                 await chat.__aexit__(None, None, None)
 
+    async def _took(self, reply: ModelReply) -> bool:
+        """Account for a model reply; True when it asked for tools (phase "tools")."""
+        self.budget.steps += 1
+        self.budget.add_usage(reply.prompt_tokens, reply.completion_tokens)
+        self.messages.append(reply.message())
+        step = self.budget.steps
+        if reply.content:
+            self.run.answer = reply.content
+        if not reply.tool_calls:
+            await self._progress(f"step {step}: answer ready")
+            return False
+        names = [c["function"]["name"] for c in reply.tool_calls]
+        await self._progress(f"step {step}: model asks for {len(names)} tool call(s): {', '.join(names)}")
+        self.run.begin_tools(reply.tool_calls)
+        return True
+
     async def _model(self, chat: OpenAIChat | None) -> ModelReply:
         step = self.budget.steps + 1
-        toolset = ToolSet(self.host.tools(self.run["servers"]))
+        toolset = ToolSet(self.host.tools(self.run.servers))
         messages = [{"role": "system", "content": SYSTEM}, *self.messages]
         if chat is None:  # sampling: the host's model answers through an input round
             answer = (self.req.input_responses or {}).get("sample")
-            if self.run.get("waiting") == "sampling" and isinstance(answer, dict):
-                self.run["waiting"] = None
+            if self.run.waiting == "sampling" and isinstance(answer, dict):
+                self.run.waiting = None
                 self.req.input_responses = None
                 return sampling_reply(answer, step)
             await self._progress(f"step {step}: asking the client's model (sampling)")
@@ -243,134 +204,63 @@ class AgentRun:
     # -- tools ------------------------------------------------------------------------------------
 
     async def _tools(self) -> None:
-        calls: list[dict[str, Any]] = self.run["calls"]
-        toolset = ToolSet(self.host.tools(self.run["servers"]))
-        responses = self.req.input_responses or {}
-        config = self.req.provided_config
+        """Run the step's calls; settle waiting ones (pause, interrupt or give up); close the step."""
+        responses, config = self.req.input_responses or {}, self.req.provided_config
         self.req.input_responses, self.req.provided_config = None, None
-        todo = []
-        for call in calls:
-            if call["status"] == "pending":
-                todo.append((call, None, None))
-            elif call["status"] == "waiting":
-                mine = {k.split("|", 1)[1]: v for k, v in responses.items() if k.startswith(call["id"] + "|")}
-                if not mine and config is not None and call.get("form"):
-                    mine, config = {call["form"]: {"action": "accept", "content": config}}, None
-                if mine:
-                    todo.append((call, mine, call["inner_state"]))
-        timed_out = True
-        with anyio.move_on_after(self.budget.remaining_seconds()):
-            async with anyio.create_task_group() as tg:
-                for call, mine, inner in todo:
-                    tg.start_soon(self._call, toolset, call, mine, inner)
-            timed_out = False
-        if timed_out:
-            for call in calls:
-                if call["status"] != "done":
-                    call.update(status="done", ok=False, result="Cancelled: the run's time limit was hit.")
-        waiting = [c for c in calls if c["status"] == "waiting"]
+        step = ToolStep(self.host, ToolSet(self.host.tools(self.run.servers)), self.budget.steps, self.secrets,
+                        self._progress, self.run.trace, self.settings.agent_tool_result_max_chars)
+        finished = await step.run(self.run.calls, responses, config, self.budget.remaining_seconds())
+        waiting = [c for c in self.run.calls if c.status == "waiting"]
         if waiting and (asked := await self._ask(waiting)) is not None:
             raise _Stop(asked)
-        for call in calls:
-            self.messages.append({"role": "tool", "tool_call_id": call["id"], "content": call["result"]})
-        self.run["calls"] = []
-        if timed_out:
+        stop = self.run.secrets_stop()
+        self.messages.extend(self.run.end_tools())
+        if not finished:
             raise _Stop(await self._finish("limit", limit="time"))
-        needs = next((c["secrets_stop"] for c in calls if c.get("secrets_stop")), None)
-        if needs is not None:
-            raise _Stop(await self._finish("needs_secrets", answer=needs))
+        if stop is not None:
+            raise _Stop(await self._finish("needs_secrets", answer=stop.message,
+                                           server=stop.server, secrets=stop.secrets))
 
-    async def _call(self, toolset: ToolSet, call: dict[str, Any], responses: dict[str, Any] | None,
-                    inner_state: str | None) -> None:
-        step = self.budget.steps
-        exposed = call.get("exposed") or toolset.exposed(call["name"])
-        started = time.monotonic()
-        try:
-            if exposed is None:
-                raise ValueError(f"Unknown tool {call['name']!r}. Available tools: {', '.join(toolset.names()[:40])}")
-            try:
-                args = json.loads(call["arguments"] or "{}")
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"Arguments of {call['name']!r} are not valid JSON ({exc}); send a JSON object.")
-            if not isinstance(args, dict):
-                raise ValueError(f"Arguments of {call['name']!r} must be a JSON object, not {type(args).__name__}.")
-            call["exposed"], call["args"] = exposed, args
-            await self._progress(f"step {step}: calling tool {exposed}")
-            reply = await self.host.call(exposed, args, responses, inner_state)
-        except Exception as exc:  # noqa: BLE001 - any failure is the model's to read, never a crash
-            reply = ToolReply({"content": [{"type": "text", "text": str(exc) or type(exc).__name__}], "isError": True})
-        result = reply.result
-        ms = round((time.monotonic() - started) * 1000)
-        if result.get("resultType") == "input_required":
-            requests = result.get("inputRequests") or {}
-            form = next((k for k, r in requests.items() if r.get("method") == "elicitation/create"), None)
-            call.update(status="waiting", requests=requests, inner_state=result.get("requestState"), form=form,
-                        server=reply.form_server)
-            await self._progress(f"step {step}: tool {exposed} needs input")
-            return
-        ok = not result.get("isError")
-        text = redact(result_text(result, self.settings.agent_tool_result_max_chars), self.secrets)
-        call.update(status="done", ok=ok, result=text)
-        if reply.needs_secrets is not None:
-            call["secrets_stop"] = redact(reply.needs_secrets.message, self.secrets)
-        self.run["trace"][-1]["tool_calls"].append({"name": exposed or call["name"], "ok": ok, "ms": ms})
-        await self._progress(f"step {step}: tool {exposed or call['name']} {'done' if ok else 'failed'} ({ms} ms)")
-
-    async def _ask(self, waiting: list[dict[str, Any]]) -> dict[str, Any] | None:
+    async def _ask(self, waiting: list[PendingCall]) -> dict[str, Any] | None:
         """Pass waiting calls' requests up, or interrupt for a form the client cannot show.
 
         Returns None when no call can be answered at all: those calls are then done, as errors.
         """
-        can = {"elicitation/create": self.host.can_elicit, "sampling/createMessage": self.host.can_sample}
-        up: dict[str, Any] = {}
-        for call in waiting:
-            if all(can.get(r.get("method"), False) for r in call["requests"].values()):
-                up.update({f"{call['id']}|{k}": r for k, r in call["requests"].items()})
+        up = passed_up(waiting, can_elicit=self.host.can_elicit, can_sample=self.host.can_sample)
         if up:
             return await self._pause("input", up)
-        form_call = next((c for c in waiting if c.get("form")), None)
+        form_call = next((c for c in waiting if c.form), None)
         if form_call is None:
-            for call in waiting:
-                call.update(status="done", ok=False, result="ERROR: the tool needs input this client cannot give.")
+            give_up(waiting)
             return None
-        params = form_call["requests"][form_call["form"]].get("params") or {}
-        schema = params.get("requestedSchema") or {}
-        required = set(schema.get("required") or [])
-        fields = [{"name": n, "type": p.get("type", "string"), "description": p.get("description") or "",
-                   "required": n in required} for n, p in (schema.get("properties") or {}).items()]
-        server = form_call.get("server")
-        example = json.dumps({f["name"]: f"<{f['type']}>" for f in fields})
-        message = (f"{params.get('message') or 'A tool needs input.'} Provide it with agent_chat("
-                   f"conversation_id={self.cid!r}, provided_config={example}) to continue where the run stopped.")
-        interrupt = {"conversation_id": self.cid, "tool": form_call.get("exposed"), "server": server,
-                     "fields": fields, "message": message}
+        message, data = interrupt(form_call, self.cid)
         await self._save(waiting="config")
-        await self._progress(f"interrupted: {form_call.get('exposed')} needs configuration")
-        data = self._data("interrupted", interrupt=interrupt)
-        return _text_result(redact(message, self.secrets), data)
+        await self._progress(f"interrupted: {form_call.exposed} needs configuration")
+        return _text_result(redact(message, self.secrets), self._data("interrupted", interrupt=data))
 
     # -- pausing, finishing -----------------------------------------------------------------------
 
-    async def _pause(self, waiting: str, requests: dict[str, Any]) -> dict[str, Any]:
+    async def _pause(self, waiting: Waiting, requests: dict[str, Any]) -> dict[str, Any]:
         nonce = await self._save(waiting=waiting)
         return {"resultType": "input_required", "inputRequests": requests,
-                "requestState": json.dumps({"conversation": self.cid, "nonce": nonce})}
+                "requestState": RequestState(self.cid, nonce).dump()}
 
-    async def _save(self, *, waiting: str | None) -> str:
-        self.run.update(waiting=waiting, nonce=_random.token_hex(8), budget=self.budget.to_state())
+    async def _save(self, *, waiting: Waiting | None) -> str:
+        self.run.waiting, self.run.nonce = waiting, _random.token_hex(8)
         await self.host.store.put_conversation(self.host.workspace, self.cid,
-                                               {"messages": self.messages, "pending": self.run})
-        return self.run["nonce"]
+                                               {"messages": self.messages, "pending": self.run.to_state()})
+        return self.run.nonce
 
     def _data(self, status: str, **extra: Any) -> dict[str, Any]:
-        calls = [{"step": s["step"], **c} for s in self.run["trace"] for c in s["tool_calls"]]
+        calls = [c.to_state() for c in self.run.trace]
         trace = {"steps": self.budget.steps, "tool_calls": calls, "usage": self.budget.usage(),
-                 "elapsed_s": round(self.budget.elapsed(), 3), "provider": self.choice.name, "model": self.choice.model}
+                 "elapsed_s": round(self.budget.elapsed(), 3), "provider": self.choice.name,
+                 "model": self.choice.model}
         return {"conversation_id": self.cid, "status": status, **extra, "trace": trace}
 
     async def _finish(self, status: str, *, limit: str | None = None, error: str | None = None,
-                      answer: str | None = None) -> dict[str, Any]:
-        answer = answer if answer is not None else self.run.get("answer")
+                      answer: str | None = None, **more: Any) -> dict[str, Any]:
+        answer = answer if answer is not None else self.run.answer
         history = truncate(self.messages, max_messages=self.settings.agent_history_max_messages,
                            max_chars=self.settings.agent_history_max_chars)
         await self.host.store.put_conversation(self.host.workspace, self.cid, {"messages": history, "pending": None})
@@ -384,29 +274,21 @@ class AgentRun:
             text = f"agent_chat: the model request failed: {error}"
         else:
             text = answer or ""
-        tools = [c["name"] for s in self.run["trace"] for c in s["tool_calls"]]
+        tools = [c.name for c in self.run.trace]
         text += (f"\n\n[agent_chat {status}: {self.budget.steps} step(s), tools: {', '.join(tools) or 'none'}, "
                  f"{self.budget.total_tokens} tokens; conversation_id={self.cid}]")
         await self._progress(f"finished: {status}" + (f" ({limit} limit)" if limit else ""))
-        return _text_result(redact(text, self.secrets), json.loads(redact(json.dumps(self._data(status, **extra)),
-                                                                           self.secrets)), error=error is not None)
+        data = json.loads(redact(json.dumps(self._data(status, **extra, **more)), self.secrets))
+        return _text_result(redact(text, self.secrets), data, error=error is not None)
 
     async def _progress(self, message: str) -> None:
         if self.host.progress is None:
             return
-        self.run["events"] = self.run.get("events", 0) + 1
+        self.run.events += 1
         try:
-            await self.host.progress(float(self.run["events"]), None, redact(message, self.secrets))
+            await self.host.progress(float(self.run.events), None, redact(message, self.secrets))
         except Exception:  # noqa: BLE001 - a client gone deaf must not end the run
             pass
-
-
-def _parse_state(raw: str) -> dict[str, Any] | None:
-    try:
-        state = json.loads(raw)
-    except (json.JSONDecodeError, TypeError):
-        return {"conversation": None, "nonce": "invalid"}
-    return state if isinstance(state, dict) else {"conversation": None, "nonce": "invalid"}
 
 
 async def run_agent(host: AgentHost, request: AgentRequest) -> dict[str, Any]:
