@@ -218,3 +218,147 @@ registry:
     assert runs[0]["argv"] == ["run", "-i", "--rm", "--init", "-e", "BOXED_ECHO_TOKEN", "-e", "ECHO_MODE",
                                "example/echo:1"]
     assert runs[0]["env"] == {"BOXED_ECHO_TOKEN": SECRET, "ECHO_MODE": "loud"}
+
+
+# -- client config is data: it never names a secret, never chooses where one goes -------------------------
+
+
+def _remote_entry(name: str, address: str, headers: dict[str, str], *, required: bool = True, **fields: str):
+    return entry(name, type="remote", remote={"url": address, "headers": headers},
+                 secrets=[{"name": f"{name}.key", "env": "X_KEY", "required": required}],
+                 config=[{"name": name, "type": "object",
+                          "properties": {f: {"type": "string"} for f in fields or {"tenant": ""}}}])
+
+
+def test_a_config_value_in_a_remote_url_or_header_is_data_never_expanded() -> None:
+    """Secrets are expanded in the catalog's own text only: a client value `${X_KEY}` stays literal
+    (and, in a URL, percent-encoded so it cannot add a path, query, fragment or userinfo)."""
+    e = _remote_entry("tenanted", "https://api.example/{{tenanted.tenant}}/mcp?key=${X_KEY}",
+                      {"Authorization": "Bearer ${X_KEY}", "X-Tenant": "{{tenanted.tenant}}"})
+    spec = e.launch({"tenant": "${X_KEY}"}, {"X_KEY": SECRET}, docker_available=False)
+    assert spec.url == f"https://api.example/%24%7BX_KEY%7D/mcp?key={SECRET}"
+    assert spec.headers == {"Authorization": f"Bearer {SECRET}", "X-Tenant": "${X_KEY}"}
+    spec = e.launch({"tenant": "a/../../x?k=1#@evil.example"}, {"X_KEY": SECRET}, docker_available=False)
+    assert spec.url == f"https://api.example/a%2F..%2F..%2Fx%3Fk%3D1%23%40evil.example/mcp?key={SECRET}"
+
+
+def test_config_cannot_choose_the_host_or_port_that_secrets_are_sent_to() -> None:
+    e = _remote_entry("hosted", "http://{{hosted.host}}:{{hosted.port}}/mcp", {"Authorization": "Bearer ${X_KEY}"},
+                      required=False, host="", port="")
+    with pytest.raises(CatalogError, match="host or port of its URL comes from config"):
+        e.launch({"host": "127.0.0.1", "port": "8080"}, {"X_KEY": SECRET}, docker_available=False)
+    # Without the secret set (it is optional) there is nothing to steal: config may choose the host.
+    spec = e.launch({"host": "127.0.0.1", "port": "8080"}, {}, docker_available=False)
+    assert (spec.url, spec.headers) == ("http://127.0.0.1:8080/mcp", {})
+    whole = _remote_entry("whole", "{{whole.url}}", {"Authorization": "Bearer ${X_KEY}"}, required=False, url="")
+    with pytest.raises(CatalogError, match="host or port of its URL comes from config"):
+        whole.launch({"url": "http://127.0.0.1:1/mcp"}, {"X_KEY": SECRET}, docker_available=False)
+    assert whole.launch({"url": "http://127.0.0.1:1/m?k=${X_KEY}"}, {}, docker_available=False).url == (
+        "http://127.0.0.1:1/m?k=${X_KEY}")  # a URL of the client's own, with nothing of ours in it
+    in_url = _remote_entry("in-url", "https://{{in-url.tenant}}.api.example/mcp?key=${X_KEY}", {})
+    with pytest.raises(CatalogError, match="host or port of its URL comes from config"):
+        in_url.launch({"tenant": "evil.example/?"}, {"X_KEY": SECRET}, docker_available=False)
+
+
+def test_catalog_text_around_templates_keeps_its_braces() -> None:
+    from meta_mcp.services.catalog.templates import evaluate, fill
+
+    assert evaluate('{"mode": "{{x.mode}}"}', {"x": {"mode": "loud"}}) == '{"mode": "loud"}'
+    assert fill('{"auth": "Bearer ${T}", "mode": "{{x.mode}}"}', {"x": {"mode": "$T"}}, {"T": "tok"}) == (
+        '{"auth": "Bearer tok", "mode": "$T"}')
+    # A term right after `$` (or inside `${…}`) cannot choose which variable is expanded.
+    assert fill("$" + "{{x.name}}", {"x": {"name": "T"}}, {"T": "tok"}) == "$T"
+    assert "tok" not in fill("${{{x.name}}}", {"x": {"name": "T"}}, {"T": "tok"})
+
+
+def test_docker_env_and_command_expand_catalog_text_only(fake_docker: Path) -> None:
+    e = entry("boxed", image="x/boxed:1", secrets=[{"name": "boxed.token", "env": "BOXED_TOKEN"}],
+              env=[{"name": "HEADERS", "value": '{"Authorization": "Bearer $BOXED_TOKEN", "X-Mode": "{{boxed.mode}}"}'},
+                   {"name": "MODE", "value": "{{boxed.mode}}"}],
+              command=["--mode={{boxed.mode}}", "--home=$HOME_DIR", "{{boxed.extra}}"],
+              config=[{"name": "boxed", "type": "object",
+                       "properties": {"mode": {"type": "string"}, "extra": {"type": "string"}}}])
+    spec = e.launch({"mode": "$BOXED_TOKEN", "extra": "$MODE"}, {"BOXED_TOKEN": SECRET}, docker_available=True)
+    env = dict(spec.env)
+    assert env["HEADERS"] == '{"Authorization": "Bearer ' + SECRET + '", "X-Mode": "$BOXED_TOKEN"}'
+    assert env["MODE"] == "$BOXED_TOKEN"
+    assert spec.args[-3:] == ("--mode=$BOXED_TOKEN", "--home=", "$MODE")
+    assert all(SECRET not in arg for arg in spec.args)
+
+
+class _Recorder:
+    """A local HTTP listener that records every request (method, path, headers) and answers 404."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        requests: list[dict[str, object]] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _record(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode(errors="replace") if length else ""
+                requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
+                                 "body": body})
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = do_DELETE = _record
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.requests = requests
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.anyio
+async def test_add_server_config_cannot_send_a_secret_to_a_url_of_the_clients_choosing(tmp_path: Path) -> None:
+    """Finding 5 (issue 9): `config={"port": "PORT/leak/${SECRET}"}` sent the secret in the path to the
+    client's listener. Now a URL whose port comes from config never carries secrets, and a config value
+    in the path is data: the listener sees neither the expanded secret in a path nor a request it was not
+    meant to get."""
+    import yaml
+    from support import make_client, meta_mcp_stdio, text_of
+
+    listener = _Recorder()
+    try:
+        catalog = tmp_path / "remotes.yaml"
+        catalog.write_text(yaml.safe_dump({"registry": {
+            "leaky": {"title": "Leaky remote", "description": "port from config", "type": "remote",
+                      "remote": {"url": "http://127.0.0.1:{{leaky.port}}/mcp",
+                                 "headers": {"Authorization": "Bearer ${X_SECRET}"}},
+                      "secrets": [{"name": "leaky.key", "env": "X_SECRET"}],
+                      "config": [{"name": "leaky", "type": "object", "properties": {"port": {"type": "string"}}}]},
+            "pathy": {"title": "Path remote", "description": "path from config", "type": "remote",
+                      "remote": {"url": f"http://127.0.0.1:{listener.port}/{{{{pathy.tenant}}}}/mcp",
+                                 "headers": {"Authorization": "Bearer ${X_SECRET}"}},
+                      "secrets": [{"name": "pathy.key", "env": "X_SECRET"}],
+                      "config": [{"name": "pathy", "type": "object", "properties": {"tenant": {"type": "string"}}}]},
+        }}))
+        env = {"X_SECRET": SECRET, "META_MCP_CONNECT_TIMEOUT": "5"}
+        async with make_client(meta_mcp_stdio(None, "--catalog", str(catalog), env=env), "legacy") as client:
+            leak = await client.call_tool("add_server", {"name": "leaky", "config": {
+                "port": f"{listener.port}/leak/${{X_SECRET}}"}})
+            assert leak.is_error and "host or port of its URL comes from config" in text_of(leak), text_of(leak)
+            assert listener.requests == []
+            legit_port = await client.call_tool("add_server", {"name": "leaky", "config": {"port": str(listener.port)}})
+            assert legit_port.is_error and listener.requests == []  # the header would go to a port the client chose
+            data = await client.call_tool("add_server", {"name": "pathy", "config": {"tenant": "t/../leak?k=${X_SECRET}"}})
+            assert data.is_error  # the listener is no MCP server
+            assert SECRET not in text_of(leak) + text_of(legit_port) + text_of(data)
+        assert listener.requests, "pathy's catalog origin should have been contacted"
+        for request in listener.requests:
+            assert request["path"] == "/t%2F..%2Fleak%3Fk%3D%24%7BX_SECRET%7D/mcp", request
+            assert SECRET not in str(request["path"]) + str(request["body"])
+            assert request["headers"].get("Authorization") == f"Bearer {SECRET}"  # the catalog's own origin
+    finally:
+        listener.close()

@@ -4,6 +4,11 @@ Promises:
 - secret values reach the server only through its environment (`ServerSpec.env`; for Docker the
   container gets them with `-e NAME`, name only) or a remote's headers/URL; an argument list that
   would contain a secret value is refused with `CatalogError`;
+- `$NAME` / `${NAME}` are expanded in the catalog's own text only (`templates.fill`): a config value —
+  which a client supplies — is data, never expanded, so it cannot name a secret; in a remote's URL it
+  is percent-encoded (it fills one component, it cannot add a path, query or host), and a remote whose
+  URL takes its host or port from config is refused when secrets would be sent to it (the client
+  would choose where they go);
 - Docker's templates are evaluated as Docker's gateway does (see `templates`); in our own `run.args`
   an argument whose templates all evaluate empty is left out, so optional flags disappear cleanly;
 - every failure is a `CatalogError` naming the entry and what is missing.
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from pydantic import ValidationError
 
@@ -28,8 +34,10 @@ from meta_mcp.services.catalog.templates import (
     env_refs,
     evaluate,
     evaluate_list,
-    expand_env,
+    fill,
+    fill_list,
     render,
+    split_terms,
     template_paths,
 )
 
@@ -82,21 +90,41 @@ def _command_spec(entry: CatalogEntry, context: Mapping[str, Any], secret_env: d
     return {"command": entry.command, "args": args, "env": env}
 
 
+def _split_url(url: str) -> tuple[str, str]:
+    """A catalog URL (templates and all) as (`scheme://authority`, the rest): the first part says where
+    the request goes. The cut is never inside a `{{…}}` term; with no `://` it is all origin."""
+    start = url.find("://")
+    if start < 0:
+        return url, ""
+    offset = start + 3
+    for part in split_terms(url[offset:]):
+        if not part.startswith("{{"):
+            ends = [i for i in (part.find(c) for c in "/?#") if i >= 0]
+            if ends:
+                return url[:offset + min(ends)], url[offset + min(ends):]
+        offset += len(part)
+    return url, ""
+
+
+def _url_component(value: str) -> str:
+    """A config value in a URL is one component: everything but unreserved characters percent-encoded."""
+    return quote(value, safe="")
+
+
 def _remote_spec(entry: CatalogEntry, context: Mapping[str, Any], secret_env: dict[str, str]) -> dict[str, Any]:
     assert entry.remote is not None
     remote = entry.remote
-
-    def fill(text: str) -> str:
-        return expand_env(render(evaluate(text, context)) if "{{" in text else text, secret_env)
-
-    headers = {}
-    for key, value in remote.headers.items():
-        refs = env_refs(value)
-        if refs and not any(ref in secret_env for ref in refs):
-            continue  # an optional secret that is not set: leave the header out
-        headers[key] = fill(value)
+    # A header whose secrets are all unset (optional ones) is left out.
+    kept = {key: value for key, value in remote.headers.items()
+            if not env_refs(value) or any(ref in secret_env for ref in env_refs(value))}
+    origin, rest = _split_url(remote.url)
+    if "{{" in origin and any(ref in secret_env for text in (remote.url, *kept.values()) for ref in env_refs(text)):
+        raise CatalogError(f"{entry.name}: the host or port of its URL comes from config, and secrets are sent with "
+                           "it; refusing (config is the client's, and secrets go only where the catalog says)")
+    headers = {key: fill(value, context, secret_env) for key, value in kept.items()}
     transport = "sse" if remote.transport_type.lower() == "sse" else "http"
-    return {"url": fill(remote.url), "headers": headers, "transport": transport}
+    url = fill(origin, context, secret_env) + fill(rest, context, secret_env, _url_component)
+    return {"url": url, "headers": headers, "transport": transport}
 
 
 def docker_args(entry: CatalogEntry, context: Mapping[str, Any], secret_env: Mapping[str, str]
@@ -115,7 +143,7 @@ def docker_args(entry: CatalogEntry, context: Mapping[str, Any], secret_env: Map
             args += ["-e", ref.env]
             env[ref.env] = secret_env[ref.env]
     for var in entry.env:
-        value = render(evaluate(var.value, context)) if "{{" in var.value else expand_env(var.value, env)
+        value = fill(var.value, context, env)
         if value != "":
             if var.name not in env:
                 args += ["-e", var.name]
@@ -134,7 +162,7 @@ def docker_args(entry: CatalogEntry, context: Mapping[str, Any], secret_env: Map
             args += ["-u", user]
     args.append(entry.image or "")
     non_secret = {k: v for k, v in env.items() if k not in secret_env}
-    args += [expand_env(arg, non_secret) for arg in evaluate_list(entry.container_command, context)]
+    args += fill_list(entry.container_command, context, non_secret)
     return args, env
 
 

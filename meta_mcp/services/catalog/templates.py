@@ -10,22 +10,29 @@ Semantics follow Docker's MCP gateway so Docker's catalog entries launch the way
   `safe` (no-op). Filters apply element-wise to lists where Docker does so. Unknown filters are
   ignored, as Docker ignores them.
 - `evaluate_list` flattens list values into separate arguments and keeps `""` results (callers drop
-  empty volumes themselves).
+  empty volumes themselves);
+- text outside `{{…}}` is kept as written, braces included (a JSON value stays JSON).
+
+Where config meets secrets, `fill` / `fill_list` expand `$NAME` / `${NAME}` in the catalog's own text
+only: a value filled in from config is data — never expanded, never read twice — so a client's config
+cannot name a secret (`{"port": "1/leak/${API_KEY}"}` stays that literal text).
 
 Example:
     >>> evaluate_list(["{{fs.paths|volume|into}}"], {"fs": {"paths": ["/a", "/b"]}})
     ['/a:/a', '/b:/b']
     >>> evaluate("--user={{hub.username}}", {"hub": {"username": "ann"}})
     '--user=ann'
+    >>> fill("Bearer ${KEY} for {{x.who}}", {"x": {"who": "${KEY}"}}, {"KEY": "k"})
+    'Bearer k for ${KEY}'
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-_TERMS = re.compile(r"\{\{.*?\}\}|[^{}]+")
+_TERM = re.compile(r"(\{\{.*?\}\})")
 _ENV_REF = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 _TEMPLATE_PATH = re.compile(r"\{\{\s*([^|}]+?)\s*(?:\||\}\})")
 
@@ -93,8 +100,17 @@ def _filter(value: Any, name: str) -> Any:
     return value  # "safe" and unknown filters leave the value alone
 
 
+def _is_term(part: str) -> bool:
+    return part.startswith("{{") and part.endswith("}}")
+
+
+def split_terms(expression: str) -> list[str]:
+    """`expression` split into `{{…}}` terms and the literal text between them (none empty)."""
+    return [part for part in _TERM.split(expression) if part]
+
+
 def _term(term: str, context: Mapping[str, Any]) -> Any:
-    if not (term.startswith("{{") and term.endswith("}}")):
+    if not _is_term(term):
         return term
     path, *filters = term[2:-2].split("|")
     value = dig(path, context)
@@ -105,7 +121,7 @@ def _term(term: str, context: Mapping[str, Any]) -> Any:
 
 def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
     """Evaluate one template string (see the module docstring for what a single term returns)."""
-    terms = _TERMS.findall(expression)
+    terms = split_terms(expression)
     if not terms:
         return ""
     if len(terms) == 1:
@@ -122,6 +138,34 @@ def evaluate_list(expressions: Sequence[str], context: Mapping[str, Any]) -> lis
             out.extend(render(v) for v in value)
         else:
             out.append(render(value))
+    return out
+
+
+def fill(expression: str, context: Mapping[str, Any], env: Mapping[str, str],
+         quote: Callable[[str], str] | None = None) -> str:
+    """`expression` as one string: `$NAME` / `${NAME}` expanded from `env` in its literal text only, each
+    `{{…}}` term filled from `context` as data (rendered, then passed through `quote` if given; never
+    expanded). Use it wherever templates and secrets meet."""
+    out = []
+    for part in split_terms(expression):
+        if _is_term(part):
+            value = render(_term(part, context))
+            out.append(quote(value) if quote else value)
+        else:
+            out.append(expand_env(part, env))
+    return "".join(out)
+
+
+def fill_list(expressions: Sequence[str], context: Mapping[str, Any], env: Mapping[str, str]) -> list[str]:
+    """Arguments from `expressions`: one that is a single term becomes its value(s), like `evaluate_list`
+    (a list gives several arguments); any other is `fill`ed. Config values are never expanded."""
+    out: list[str] = []
+    for expression in expressions:
+        parts = split_terms(expression)
+        if len(parts) == 1 and _is_term(parts[0]):
+            out.extend(evaluate_list(parts, context))
+        else:
+            out.append(fill(expression, context, env))
     return out
 
 
