@@ -138,3 +138,22 @@ class Settings(BaseSettings):
         default=None, description="agent_chat: tool_choice of a run's first step: auto, required, none, or a tool's "
         "function name to force (e.g. to make a small local model call a tool)",
     )
+
+    # -- state (servers added at run time, their config, conversations, interrupts, refcounts) --
+    state_url: str | None = Field(
+        default=None, description="state store: sqlite:///path, redis://…, rediss://…, unix:///path.sock or "
+        "memory:// (lost on exit); unset: Redis at REDIS_URL if that is set, else SQLite at "
+        "$XDG_STATE_HOME/meta-mcp/state.db",
+    )
+    state_prefix: str = Field(
+        default="meta-mcp", min_length=1, description="state store: Redis key prefix, so one Redis serves several "
+        "deployments",
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "redis_url"),
+        description="the seed's REDIS_URL: the state store when state_url is unset",
+    )
+    state_connect_timeout_s: float = Field(
+        default=30.0, ge=0, description="state store: how long to keep retrying an unreachable Redis at start (s)"
+    )
+    interrupt_ttl_s: int = Field(default=3600, ge=1, description="chat API: how long an interrupt waits to be resumed (s)")
