@@ -30,6 +30,13 @@ def valid_id(conversation_id: str) -> bool:
     return bool(_ID.match(conversation_id))
 
 
+def plain_history(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A caller-kept history as plain chat turns: only `user` / `assistant` text is taken (a client
+    cannot inject `system` prompts, tool calls or tool results into the loop's conversation)."""
+    return [{"role": m["role"], "content": m["content"]} for m in messages
+            if m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str) and m["content"]]
+
+
 def _size(message: dict[str, Any]) -> int:
     return len(json.dumps(message, ensure_ascii=False))
 

@@ -30,6 +30,9 @@ class ToolReply:
 CallFn = Callable[[str, dict[str, Any], dict[str, Any] | None, str | None], Awaitable[ToolReply]]
 """`call(exposed, arguments, input responses, requestState)`."""
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
+EventFn = Callable[[dict[str, Any]], Awaitable[None]]
+"""Receives the run's steps as they happen (redacted): `{"type": "status" | "iteration" | "content" |
+"tool_call" | "tool_result" | "tool_error", …}` — what the chat API streams."""
 
 
 @dataclass
@@ -47,6 +50,9 @@ class AgentRequest:
     provided_config: dict[str, Any] | None = None
     input_responses: dict[str, Any] | None = None
     request_state: str | None = None
+    history: list[dict[str, Any]] | None = None
+    """Earlier messages (`{role, content}`) of a conversation the caller keeps itself (the chat API's
+    clients send the whole list); they start a new conversation before `message`."""
 
 
 @dataclass
@@ -59,5 +65,6 @@ class AgentHost:
     tools: Callable[[list[str] | None], list[tuple[str, dict[str, Any]]]]
     call: CallFn
     progress: ProgressFn | None = None
+    events: EventFn | None = None
     can_elicit: bool = False
     can_sample: bool = False

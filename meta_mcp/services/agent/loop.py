@@ -23,7 +23,7 @@ from typing import Any
 import anyio
 
 from meta_mcp.services.agent.budget import Budget
-from meta_mcp.services.agent.conversation import new_id, truncate, valid_id
+from meta_mcp.services.agent.conversation import new_id, plain_history, truncate, valid_id
 from meta_mcp.services.agent.host import AgentHost, AgentRequest, ToolReply
 from meta_mcp.services.agent.models import (
     ModelError,
@@ -71,8 +71,10 @@ def _text_result(text: str, data: dict[str, Any], *, error: bool = False) -> dic
     return result
 
 
-def _error(text: str) -> dict[str, Any]:
-    return {"content": [{"type": "text", "text": f"agent_chat: {text}"}], "isError": True}
+def _error(text: str, kind: str = "invalid") -> dict[str, Any]:
+    """A run refused before it started: `kind` is "invalid" (the request) or "model_unavailable"."""
+    return {"content": [{"type": "text", "text": f"agent_chat: {text}"}], "isError": True,
+            "structuredContent": {"status": "refused", "error_kind": kind, "error": text}}
 
 
 class AgentRun:
@@ -122,7 +124,7 @@ class AgentRun:
         try:
             self.choice = resolve(self.settings, self.run.provider, self.run.model, self.host.can_sample)
         except ModelUnavailable as exc:
-            raise _Stop(_error(str(exc))) from None
+            raise _Stop(_error(str(exc), "model_unavailable")) from None
         self.secrets = self.choice.secrets()
         self.run.provider, self.run.model = self.choice.name, self.choice.model
 
@@ -133,6 +135,8 @@ class AgentRun:
             raise _Stop(_error("message is required (or conversation_id with provided_config to resume)"))
         if pending is not None:
             self.messages.extend(pending.abandon())
+        if req.history and not self.messages:
+            self.messages.extend(plain_history(req.history))
         self.messages.append({"role": "user", "content": req.message})
         steps = min(req.max_steps or s.agent_max_steps, s.agent_max_steps_limit)
         budget = Budget(steps, min(req.timeout_s or s.agent_timeout_s, s.agent_timeout_s),
@@ -158,7 +162,7 @@ class AgentRun:
                 if not await self._took(reply):
                     return await self._finish("complete")
         except ModelError as exc:
-            return await self._finish("error", error=str(exc))
+            return await self._finish("error", error=str(exc), error_kind="timeout" if exc.timeout else "model")
         finally:
             if chat is not None:
                 await chat.__aexit__(None, None, None)
@@ -193,13 +197,18 @@ class AgentRun:
             request = sampling_request(messages, toolset.openai(), self.choice.model, _SAMPLING_MAX_TOKENS)
             raise _Stop(await self._pause("sampling", {"sample": request}))
         await self._progress(f"step {step}: calling {self.choice.name} model {self.choice.model}")
+        await self.emit({"type": "iteration", "iteration": step})
 
         async def on_retry(attempt: int, delay: float, reason: str) -> None:
             await self._progress(f"step {step}: {reason}; retry {attempt} in {delay:.1f}s")
 
+        async def on_delta(text: str) -> None:
+            await self.emit({"type": "content", "delta": text})
+
         first = self.settings.agent_tool_choice if self.budget.steps == 0 else None
         return await chat.complete(messages, toolset.openai(), remaining=self.budget.remaining_seconds(),
-                                   on_retry=on_retry, tool_choice=first)
+                                   on_retry=on_retry, tool_choice=first,
+                                   on_delta=on_delta if self.host.events is not None else None)
 
     # -- tools ------------------------------------------------------------------------------------
 
@@ -208,7 +217,7 @@ class AgentRun:
         responses, config = self.req.input_responses or {}, self.req.provided_config
         self.req.input_responses, self.req.provided_config = None, None
         step = ToolStep(self.host, ToolSet(self.host.tools(self.run.servers)), self.budget.steps, self.secrets,
-                        self._progress, self.run.trace, self.settings.agent_tool_result_max_chars)
+                        self._progress, self.run.trace, self.settings.agent_tool_result_max_chars, self.emit)
         finished = await step.run(self.run.calls, responses, config, self.budget.remaining_seconds())
         waiting = [c for c in self.run.calls if c.status == "waiting"]
         if waiting and (asked := await self._ask(waiting)) is not None:
@@ -281,7 +290,17 @@ class AgentRun:
         data = json.loads(redact(json.dumps(self._data(status, **extra, **more)), self.secrets))
         return _text_result(redact(text, self.secrets), data, error=error is not None)
 
+    async def emit(self, event: dict[str, Any]) -> None:
+        """Pass one step of the run to the host's event sink (redacted); a deaf sink never ends the run."""
+        if self.host.events is None:
+            return
+        try:
+            await self.host.events(json.loads(redact(json.dumps(event), self.secrets)))
+        except Exception:  # noqa: BLE001
+            pass
+
     async def _progress(self, message: str) -> None:
+        await self.emit({"type": "status", "message": message})
         if self.host.progress is None:
             return
         self.run.events += 1

@@ -44,9 +44,11 @@ class ModelUnavailable(Exception):
 class ModelError(Exception):
     """A model request failed for good (after retries); the message is redacted."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, *, timeout: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.timeout = timeout
+        """The model did not answer in time (as opposed to answering with an error)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class ModelReply:
 
 
 RetryFn = Callable[[int, float, str], Awaitable[None]]
+DeltaFn = Callable[[str], Awaitable[None]]
 
 
 def redact(text: str, secrets: list[str]) -> str:
@@ -170,15 +173,18 @@ class OpenAIChat:
         await self._client.close()
 
     async def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, remaining: float,
-                       on_retry: RetryFn, tool_choice: str | None = None) -> ModelReply:
-        """One model reply; retries what is worth retrying, else raises `ModelError`."""
+                       on_retry: RetryFn, tool_choice: str | None = None, on_delta: DeltaFn | None = None
+                       ) -> ModelReply:
+        """One model reply; retries what is worth retrying, else raises `ModelError`. `on_delta` receives
+        the text as it streams in."""
         import openai
 
         secrets = self.choice.secrets()
         attempt = 0
+        timed_out = False
         while True:
             try:
-                return await self._request(messages, tools, tool_choice)
+                return await self._request(messages, tools, tool_choice, on_delta)
             except openai.APIStatusError as exc:
                 failed: Exception = exc
                 status = exc.status_code
@@ -187,11 +193,13 @@ class OpenAIChat:
                     raise ModelError(redact(reason, secrets), status) from None
             except (openai.APIConnectionError, openai.APIResponseValidationError) as exc:
                 failed, status = exc, None
+                timed_out = isinstance(exc, openai.APITimeoutError)
                 reason = f"{type(exc).__name__} talking to {self.choice.name}: {exc}"
             except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
                 raise ModelError(redact(f"malformed reply from {self.choice.name}: {exc}", secrets)) from None
             if attempt >= self.settings.agent_retries:
-                raise ModelError(redact(f"{reason} (gave up after {attempt + 1} attempts)", secrets), status)
+                raise ModelError(redact(f"{reason} (gave up after {attempt + 1} attempts)", secrets), status,
+                                 timeout=timed_out)
             delay = _retry_after_or(failed, self.settings.agent_retry_backoff_s * 2**attempt)
             delay = min(delay, 30.0, max(0.0, remaining - 1.0))
             attempt += 1
@@ -199,7 +207,7 @@ class OpenAIChat:
             await anyio.sleep(delay)
 
     async def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                       tool_choice: str | None) -> ModelReply:
+                       tool_choice: str | None, on_delta: DeltaFn | None) -> ModelReply:
         kwargs: dict[str, Any] = {"model": self.choice.model, "messages": messages}
         if tools:
             kwargs["tools"] = tools
@@ -216,6 +224,8 @@ class OpenAIChat:
                       "function": {"name": c.function.name, "arguments": c.function.arguments or ""}}
                      for i, c in enumerate(choice.message.tool_calls or []) if getattr(c, "function", None)]
             usage = completion.usage
+            if on_delta is not None and choice.message.content:
+                await on_delta(choice.message.content)
             return ModelReply(choice.message.content, calls, usage.prompt_tokens if usage else _estimate(messages),
                               usage.completion_tokens if usage else _estimate([choice.message.content]),
                               choice.finish_reason)
@@ -235,6 +245,8 @@ class OpenAIChat:
                     continue
                 if delta.content:
                     content.append(delta.content)
+                    if on_delta is not None:
+                        await on_delta(delta.content)
                 for part in delta.tool_calls or []:
                     slot = slots.setdefault(part.index, {"id": None, "name": "", "arguments": ""})
                     slot["id"] = slot["id"] or part.id

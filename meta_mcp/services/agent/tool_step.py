@@ -44,6 +44,8 @@ class ToolStep:
     """The run's trace: every call that ends `done` here is appended."""
     max_chars: int
     """Cap of a result's text for the model."""
+    emit: Callable[[dict[str, Any]], Awaitable[None]]
+    """The run's event sink (`tool_call`, `tool_result`, `tool_error`)."""
 
     async def run(self, calls: list[PendingCall], responses: dict[str, Any], config: dict[str, Any] | None,
                   seconds: float) -> bool:
@@ -68,6 +70,7 @@ class ToolStep:
             args = self._arguments(call, exposed)
             call.exposed = exposed
             await self.progress(f"step {self.step}: calling tool {exposed}")
+            await self.emit({"type": "tool_call", "id": call.id, "name": exposed, "arguments": args})
             reply = await self.host.call(exposed, args, answers, inner_state)
         except Exception as exc:  # noqa: BLE001 - any failure is the model's to read, never a crash
             reply = ToolReply({"content": [{"type": "text", "text": str(exc) or type(exc).__name__}], "isError": True})
@@ -85,6 +88,8 @@ class ToolStep:
                                             [s.as_dict() for s in needs.secrets])
         name = exposed or call.name
         self.trace.append(TraceCall(self.step, name, ok, ms))
+        await self.emit({"type": "tool_result" if ok else "tool_error", "id": call.id, "name": name,
+                         "content": call.result, "ms": ms})
         await self.progress(f"step {self.step}: tool {name} {'done' if ok else 'failed'} ({ms} ms)")
 
     def _arguments(self, call: PendingCall, exposed: str | None) -> dict[str, Any]:
