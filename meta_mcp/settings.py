@@ -37,6 +37,20 @@ class Settings(BaseSettings):
     restart_backoff_max: float = Field(default=30.0, gt=0, description="longest restart delay (s)")
     max_restarts: int = Field(default=10, ge=0, description="restarts in a row before a server stays failed")
 
+    # -- limits: what one inbound JSON-RPC message may cost meta-mcp --
+    max_message_bytes: int = Field(
+        default=16 << 20, ge=65_536,
+        description="largest JSON-RPC message a client may send over stdio (bytes); a message may also hold at most "
+        "one JSON container or element ({, [, ',' or ':' outside strings) per 64 bytes of this, so decoding any "
+        "message stays within ~15 times this in memory; larger ones are answered with an Invalid Request error",
+    )
+    max_upstream_message_bytes: int = Field(
+        default=16 << 20, ge=65_536,
+        description="largest JSON-RPC message meta-mcp accepts from an upstream server (bytes; stdio lines and "
+        "HTTP/SSE responses), with the same one-element-per-64-bytes bound; a larger one fails the call with a "
+        "tool error naming the server, and a stdio server's connection is restarted",
+    )
+
     # -- catalog and the dynamic surface --
     catalogs: list[Path] = Field(default_factory=list, description="extra catalog files (Docker MCP catalog format)")
     builtin_catalog: bool = Field(default=True, description="include the catalog shipped in catalog/")
