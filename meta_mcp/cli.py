@@ -123,6 +123,12 @@ def _serve_with(args: argparse.Namespace, prespawned) -> int:  # noqa: ANN001
     logging.basicConfig(
         stream=sys.stderr, level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from meta_mcp.redaction import Redactor, install, looks_secret
+
+    # Every log line passes one redaction filter: known secrets, URL credentials, api_key=… parameters,
+    # bearer tokens; session ids become a hash. It learns secrets as the secrets chain hands them out.
+    redactor = Redactor()
+    install(redactor)
     if logging.getLogger().level > logging.DEBUG:
         # One INFO line per upstream HTTP request is noise on the hot path (and in the host's log).
         for name in ("httpx2", "httpcore2", "httpx", "httpcore"):
@@ -132,12 +138,14 @@ def _serve_with(args: argparse.Namespace, prespawned) -> int:  # noqa: ANN001
     except ConfigError as exc:
         print(f"meta-mcp: {exc}", file=sys.stderr)
         return 2
+    redactor.add(*(value for spec in preload for name, value in (*spec.headers.items(), *spec.env.items())
+                   if looks_secret(name)))
 
     from meta_mcp.services import Services
     from meta_mcp.surface.run import serve_http, serve_stdio
 
     # The one place the process environment is read for secrets; nothing below the CLI reads it.
-    services = Services.from_settings(settings, os.environ)
+    services = Services.from_settings(settings, os.environ, redactor=redactor)
     serve = serve_http if settings.transport == "http" else serve_stdio
     try:
         anyio.run(serve, services, preload, prespawned)

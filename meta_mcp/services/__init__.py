@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from meta_mcp.redaction import Redactor
 from meta_mcp.services.bm25 import IndexCache
 from meta_mcp.services.secrets import ChainSecrets, EnvSecrets
 from meta_mcp.services.state import MemoryStore, StateStore
@@ -37,14 +38,22 @@ class Services:
     state: StateStore
     tool_index: IndexCache = field(default_factory=IndexCache)
     """find_tools' search index of each workspace's current snapshot."""
+    redactor: Redactor = field(default_factory=Redactor)
+    """Scrubs the secret values handed out (and the model keys) from logs and anything else that redacts."""
     _catalog: Catalog | None = field(default=None, repr=False)
     _sandbox: Sandbox | None = field(default=None, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings, environ: Mapping[str, str], dotenv: Path | None = Path(".env")
-                      ) -> Services:
-        secrets = ChainSecrets([EnvSecrets(environ, dotenv)])
-        return cls(settings=settings, secrets=secrets, state=MemoryStore(settings.agent_max_conversations))
+    def from_settings(cls, settings: Settings, environ: Mapping[str, str], dotenv: Path | None = Path(".env"),
+                      redactor: Redactor | None = None) -> Services:
+        """`redactor` (the CLI's, already on the log handlers) learns the model keys now and every secret
+        the chain hands out later."""
+        redactor = redactor if redactor is not None else Redactor()
+        redactor.add(*(key.get_secret_value() for key in (settings.openai_api_key, settings.openrouter_api_key,
+                                                          settings.agent_api_key) if key is not None))
+        secrets = ChainSecrets([EnvSecrets(environ, dotenv)], redactor)
+        return cls(settings=settings, secrets=secrets, state=MemoryStore(settings.agent_max_conversations),
+                   redactor=redactor)
 
     @property
     def catalog(self) -> Catalog:

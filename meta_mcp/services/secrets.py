@@ -7,7 +7,9 @@ implement the same protocol and are chained with `ChainSecrets` — the first so
 secret wins.
 
 Secret values are handed only to the upstream process (its environment) or its HTTP headers. They
-never appear in tool results, errors or logs: messages name the variable, never the value.
+never appear in tool results, errors or logs: messages name the variable, never the value, and every
+value the chain hands out is added to its `Redactor`, which scrubs it from the logs (and from whatever
+else redacts through it).
 
 Example:
     secrets = ChainSecrets([EnvSecrets(os.environ, Path(".env"))])
@@ -21,6 +23,8 @@ from pathlib import Path
 from typing import Protocol
 
 from dotenv import dotenv_values
+
+from meta_mcp.redaction import Redactor
 
 
 class SecretsSource(Protocol):
@@ -51,17 +55,20 @@ class EnvSecrets:
 
 
 class ChainSecrets:
-    """Several sources in order; the first that has a secret wins."""
+    """Several sources in order; the first that has a secret wins. Each value found is added to
+    `redactor` before it is returned."""
 
     name = "chain"
 
-    def __init__(self, sources: Sequence[SecretsSource]) -> None:
+    def __init__(self, sources: Sequence[SecretsSource], redactor: Redactor | None = None) -> None:
         self.sources = list(sources)
+        self.redactor = redactor if redactor is not None else Redactor()
 
     async def get(self, env: str) -> str | None:
         for source in self.sources:
             value = await source.get(env)
             if value is not None:
+                self.redactor.add(value)
                 return value
         return None
 
