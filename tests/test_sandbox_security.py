@@ -47,6 +47,9 @@ def _secret() -> Path:
     return secret
 
 
+VM_42 = '(await import("node:vm")).runInThisContext("6*7")'
+IMPORT_DENIED = "imports are not available in run_code"
+
 ATTACKS: dict[str, Attack] = {
     "net-fetch": Attack('export default await (await fetch("http://127.0.0.1:{port}/mcp")).text()',
                         'Requires net access to "127.0.0.1:{port}"'),
@@ -99,6 +102,46 @@ ATTACKS: dict[str, Attack] = {
     "meta-call-tool": Attack('export default await tools.meta_mcp.call_tool({ name: "rich__get_weather" })',
                              "tools.meta_mcp.call_tool is not a tool of this run"),
     "bridge-internals": Attack("const i = (Deno as any)[Deno.internal]; export default i.core.ops", "undefined"),
+    # The static check: JavaScript's own reading of the code, not a lexer's guess (issue 9). Each of
+    # these returned 42 (eval through node:vm) when a hand-written lexer decided what was code.
+    "import-after-cr-comment": Attack(f'// x\rexport default {VM_42}', IMPORT_DENIED),
+    "import-after-u2028-comment": Attack(f'// x\u2028export default {VM_42}', IMPORT_DENIED),
+    "import-after-u2029-comment": Attack(f'// x\u2029export default {VM_42}', IMPORT_DENIED),
+    "import-after-block-comment-cr": Attack(f'/* x\r */ export default {VM_42}', IMPORT_DENIED),
+    "import-after-hashbang-cr": Attack(f'#!/x\rexport default {VM_42}', "a '#!' line that is not a single first line"),
+    "import-after-hashbang-u2028": Attack(f'#!/x\u2028export default {VM_42}', "a '#!' line"),
+    "html-comment-open": Attack(f'const a = 1;\n<!-- export default {VM_42}', "an HTML-like comment"),
+    "html-comment-close": Attack(f'-->\nexport default {VM_42}', "an HTML-like comment"),
+    "astral-identifier-regex": Attack('const \U0001d465 = 1; let p; \U0001d465 /(p = import("node:vm"))/ 1;'
+                                      ' export default (await p).runInThisContext("6*7")', IMPORT_DENIED),
+    "astral-identifier-division": Attack('const \U0001d465 = 2; const t = \U0001d465 / 1 / 1; export default '
+                                         f'[t, {VM_42}]', IMPORT_DENIED),
+    "escaped-import": Attack('export default (await \\u0069mport("node:vm")).runInThisContext("6*7")',
+                             "imports are not available in run_code (an escaped 'import'"),
+    "escaped-import-braces": Attack('export default (await imp\\u{6f}rt("node:vm")).runInThisContext("6*7")',
+                                    "an escaped 'import'"),
+    "import-in-template": Attack(f'export default `${{{VM_42}}}`', IMPORT_DENIED),
+    "import-after-regex-class": Attack(f'const r = /[/]/; export default {VM_42}', IMPORT_DENIED),
+    "import-type-position": Attack('type T = typeof import("node:vm"); export default 1', IMPORT_DENIED),
+    "import-require": Attack('import vm = require("node:vm"); export default vm.runInThisContext("6*7")',
+                             "an import declaration"),
+    "unparseable": Attack('export default (1 +', "SyntaxError: the code does not parse"),
+    # eval through node: builtins, and Worker, however they are reached
+    "node-vm-import": Attack(f'export default {VM_42}', IMPORT_DENIED),
+    "node-module-require": Attack('import { createRequire } from "node:module";'
+                                  ' export default createRequire("/")("vm").runInThisContext("6*7")', IMPORT_DENIED),
+    "node-worker-eval": Attack('const { Worker } = await import("node:worker_threads");'
+                               ' new Worker("1", { eval: true }); export default 1', IMPORT_DENIED),
+    "node-inspector-eval": Attack('const { Session } = await import("node:inspector"); export default Session',
+                                  IMPORT_DENIED),
+    "node-process-builtin": Attack('export default (globalThis as any).process.getBuiltinModule("vm")',
+                                   "Cannot read properties of undefined"),
+    "data-import-of-node-vm": Attack("export default (await import(\"data:text/javascript,export default (await "
+                                     "import('node:vm')).runInThisContext('6*7')\")).default", IMPORT_DENIED),
+    "blob-module": Attack('export default URL.createObjectURL(new Blob(["export default 42"]))',
+                          "URL.createObjectURL is not a function"),
+    "worker-from-globalthis": Attack('new (globalThis as any).Worker("data:text/javascript,1", { type: "module" });'
+                                     " export default 1", "is not a constructor"),
 }
 
 
@@ -297,3 +340,4 @@ async def test_a_cancelled_run_is_killed(client: Any, meta_url: ServerUrl) -> No
 
     await poll_until(gone, timeout=10, what="the cancelled run's Deno process to end")
     await still_serving(client, meta_url)
+

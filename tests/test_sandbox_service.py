@@ -20,7 +20,7 @@ import pytest
 from meta_mcp.services.sandbox import Sandbox, SandboxLimits, ToolTable, declarations, find_deno, js_identifier, runner
 from meta_mcp.services.sandbox.bridge import Call, Done, Framing, Output, ToolCallFailed, tool_value
 from meta_mcp.services.sandbox.names import assign_identifiers
-from meta_mcp.services.sandbox.source import find_import
+from meta_mcp.services.sandbox.source import check
 
 sys.path.insert(0, str(Path(__file__).parent / "upstreams"))
 import rich
@@ -56,31 +56,73 @@ REJECTED = [
     'import x from "data:text/javascript,1"; export default x',
     'import "./other.ts"',
     'import type { A } from "./a.ts"',
+    'import fs = require("node:fs")',
     'export default await import("npm:left-pad")',
     'export default await imp\\u006frt("https://example.com/x.ts")',
+    'export default await \\u{69}mport("node:vm")',
     'export * from "data:text/javascript,export const a = 1"',
+    'export * as ns from "node:fs"',
     'export { a as b } from "node:fs"',
+    'export type { A } from "./a.ts"',
     'export default `${await import("x")}`',
+    'type T = typeof import("node:vm"); export default 1',
     'const r = /"/; await import("data:x"); //"',
-    'if (ok) /"/.test(s); await import("data:x"); "',  # a regex the lexer cannot be sure of
+    'if (ok) /"/.test(s); await import("data:x"); "',
+    # JavaScript ends a `//` comment (and a `#!` line) at \r, U+2028 and U+2029, not only at \n
+    '// x\rawait import("node:vm")',
+    '// x\u2028await import("node:vm")',
+    '// x\u2029await import("node:vm")',
+    '#!/usr/bin/env deno\rawait import("node:vm")',
+    '#!/usr/bin/env deno\u2029await import("node:vm")',
+    # HTML-like comments are not comments in a module
+    '-->\nawait import("node:vm")',
+    'const a = 1;\n<!-- await import("node:vm")',
+    # astral-plane letters are identifiers, so the `/` after one divides
+    'const \U0001d465 = 1; let p; \U0001d465 /(p = import("node:vm"))/ 1; export default await p',
+    # what does not parse is not run
+    'export default (1 +',
+    'const s = "a\rimport("x")"',
+    'export default <div>{1}</div>',
+    'export default "\ud800"',
 ]
 ALLOWED = [
     'export default 1',
     'const s = "import me"; /* import */ // import\nexport default `import ${s}`',
     'const url = import.meta.url; export default url',
-    'const o = { import: 1 }; export default o.import + obj?.import',
+    'const o = { import: 1 }; export default o.import + o?.import',
+    'class C { import() { return 1; } } export default new C().import()',
     'const a = 1, b = 2; export { a, b }; export default a / b / 2',
+    'if (a) /"/.test(s); export default "import"',
+    '// Windows line ends\r\nexport default 1\r\n',
+    '#!/usr/bin/env deno\r\nexport default 1',
+    '\ufeff#!/usr/bin/env deno\nexport default 1',
+    'const \U0001d465 = 4; export default \U0001d465 / 2 / 1',
+    'const \\u0061 = 1; export default a',
+    'const s = "a\\\r\nb \u2028 c"; export default s',
+    'export default 1 < 2 > (3 as any)',
+    'enum E { A } @dec class D {} const v = 1 satisfies number; export default [E.A, v]',
+    'await using r = { async [Symbol.asyncDispose]() {} }; export default 1',
+    'const id = <T,>(x: T): T => x; let n = <number>(id(1)); export default n',
 ]
 
 
 @pytest.mark.parametrize("code", REJECTED)
-def test_imports_rejected(code: str) -> None:
-    assert find_import(code) is not None
+@pytest.mark.parametrize("javascript", [False, True])
+def test_imports_rejected(code: str, javascript: bool) -> None:
+    assert check(code, javascript=javascript) is not None
 
 
 @pytest.mark.parametrize("code", ALLOWED)
 def test_no_imports_allowed(code: str) -> None:
-    assert find_import(code) is None
+    assert check(code) is None, check(code)
+
+
+def test_check_says_where_and_what() -> None:
+    problem = check('const a = 1;\nexport default await import("node:vm")')
+    assert problem is not None and problem.kind == "import"
+    assert problem.message == "dynamic import() at line 2, column 22"
+    problem = check("const a = 1;\nexport default (a + ;")
+    assert problem is not None and problem.kind == "syntax" and "SyntaxError: the code does not parse" in problem.message
 
 
 # -- declarations -----------------------------------------------------------------------------------
@@ -190,7 +232,7 @@ async def test_import_map_blocks_files_even_without_the_source_check(monkeypatch
     """Second layer: with the static check switched off, a JSON import still cannot read a file."""
     secret = tmp_path / "secret.json"
     secret.write_text('{"secret": "s3cr3t"}')
-    monkeypatch.setattr(runner, "find_import", lambda code: None)
+    monkeypatch.setattr(runner, "check", lambda code, **_: None)
     sandbox = Sandbox()
     for code in (f'import s from "{secret}" with {{ type: "json" }}; export default s',
                  f'export default (await import("{tmp_path}/" + "secret.json", {{ with: {{ type: "json" }} }})).default',
@@ -198,6 +240,62 @@ async def test_import_map_blocks_files_even_without_the_source_check(monkeypatch
         result = await sandbox.run(code, ECHO, _echo, SandboxLimits())
         assert not result.ok and "s3cr3t" not in json.dumps(result.value) and "root:" not in (result.error or "")
         assert "imports-are-not-allowed" in (result.error or "") or "read access" in (result.error or ""), result
+
+
+VM_42 = '(await import("node:vm")).runInThisContext("6*7")'
+LOADS = """
+const out: Record<string, string> = {};
+for (const specifier of SPECIFIERS) {
+  try {
+    const m = await import(specifier);
+    out[specifier] = "LOADED " + JSON.stringify(Object.keys(m)) + " " + String(m.default);
+  } catch (e) {
+    out[specifier] = String(e).split("\\n")[0];
+  }
+}
+export default out;
+"""
+
+
+@pytest.mark.anyio
+async def test_nothing_loads_even_without_the_source_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Second layer: with the static check switched off, the code that got past the old lexer, and
+    an import of every scheme Deno supports and of every node: builtin, load nothing. (`data:` URLs
+    load — import maps cannot see them — but what they import is blocked the same way.)"""
+    monkeypatch.setattr(runner, "check", lambda code, **_: None)
+    sandbox = Sandbox()
+    for code in (f'// x\rexport default {VM_42}',
+                 ('const \U0001d465 = 1; let p; \U0001d465 /(p = import("node:vm"))/ 1; '
+                  'export default (await p).runInThisContext("6*7")'),
+                 f'#!/x\rexport default {VM_42}', f'-->\nexport default {VM_42}',
+                 'const { Worker } = await import("node:worker_threads"); export default Worker',
+                 'import { createRequire } from "node:module"; export default createRequire("/")("vm")',
+                 'export { default } from "node:vm"',
+                 ("export default (await import(\"data:text/javascript,export default (await import('node:vm'))"
+                  ".runInThisContext('6*7')\")).default")):
+        result = await sandbox.run(code, ECHO, _echo, SandboxLimits())
+        assert not result.ok and result.value != 42, (code, result)
+        assert "imports-are-not-allowed/node/" in (result.error or ""), (code, result)
+
+    builtins = await sandbox._node_builtins(Path(sandbox.tmpdir))
+    assert {"vm", "module", "worker_threads", "inspector", "process", "fs", "child_process"} <= set(builtins)
+    assert set(runner.NODE_BUILTINS) <= set(builtins)  # what this Deno reports, and ours
+    others = ["vm", "node:VM", "npm:left-pad", "jsr:@std/path", "https://deno.land/std/version.ts",
+              "http://127.0.0.1:9/x.js", "file:///etc/passwd", "/etc/passwd", "./prelude.ts", "./user.ts",
+              runner.PRELUDE.as_uri(), "ext:core/mod.js", "blob:null/00000000-0000-0000-0000-000000000000",
+              "data:text/javascript,export default (await import('node:vm')).runInThisContext('6*7')",
+              "data:text/javascript,export { default } from 'node:fs'",
+              "data:text/javascript,export { default } from 'file:///etc/passwd'"]
+    specifiers = [f"node:{name}" for name in builtins] + others
+    code = f"const SPECIFIERS = {json.dumps(specifiers)};\n{LOADS}"
+    result = await sandbox.run(code, ECHO, _echo, SandboxLimits())
+    assert result.ok, result
+    loaded = {spec: outcome for spec, outcome in result.value.items() if outcome.startswith("LOADED")}
+    assert loaded == {}, loaded
+    assert "root:" not in json.dumps(result.value)
+
+    blob = await sandbox.run('export default typeof URL.createObjectURL', ECHO, _echo, SandboxLimits())
+    assert blob.value == "undefined", blob  # no blob: URL can be made to import
 
 
 @pytest.mark.anyio

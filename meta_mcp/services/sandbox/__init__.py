@@ -6,7 +6,7 @@
   stdin) and what a tool call returns to the code;
 - `names`: which tools a run may call and their JavaScript names (`tools.<server>.<tool>`);
 - `typescript`: `.d.ts` declarations generated from the tools' JSON Schemas;
-- `source`: the static check that code imports nothing;
+- `source`: the static check that code parses (tree-sitter) and imports nothing;
 - `workdirs`: where runs keep their files (tmpfs when there is one), cleanup after killed processes;
 - `prelude.ts`: loaded in the process before the code; builds `tools`, `console`, `ToolError`.
 

@@ -13,7 +13,8 @@
 //   separately serialized parts, so user data can change its own JSON but not the message.
 // - Removed from reach: Worker (it aborts the process under the data limit), `process` (its
 //   getBuiltinModule reaches node:vm), Deno's internals, stdin, exit, localStorage, sessionStorage
-//   and caches (they would persist on disk despite --deny-write).
+//   and caches (they would persist on disk despite --deny-write), URL.createObjectURL (a `blob:`
+//   URL is a module the import map cannot block).
 // None of this is the security boundary — Deno's permissions, the OS limits and meta-mcp's checks
 // are — but it keeps the bridge honest under hostile code.
 
@@ -260,6 +261,7 @@ function harden(tools: object): void {
   });
   remove(DenoNs, DenoNs.internal);
   for (const key of ["Worker", "process", "localStorage", "sessionStorage", "caches"]) remove(G, key);
+  remove(G.URL, "createObjectURL"); // a blob: URL is a module the import map cannot block
   ObjectDefineProperty(G, "tools", { value: tools, enumerable: true });
   ObjectDefineProperty(G, "ToolError", { value: ToolError, writable: true, configurable: true });
   // Like a browser page, a run survives an error in a callback or a rejection nobody awaited: it is

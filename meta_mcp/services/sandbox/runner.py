@@ -2,16 +2,20 @@
 
 `Sandbox.run(code, table, call_tool, limits)` promises:
 
-- the code never runs if it imports or re-exports a module (see `source.find_import`);
+- the code never runs if it does not parse or if it imports or re-exports a module (see `source.check`);
 - a fresh process per run, in a fresh temporary directory deleted afterwards, with its own
   `DENO_DIR` inside it (a copy of one warmed up once with our own snippet): nothing persists
   between runs — not even localStorage or the Cache API, which Deno writes into `DENO_DIR` despite
   `--deny-write`;
 - Deno runs with every permission denied (`--deny-net --deny-read --deny-write --deny-env
   --deny-run --deny-ffi --deny-sys --deny-import --no-remote --no-npm --no-prompt`), no config or
-  lock file, code generation from strings disabled (no eval / Function), an import map that sends
-  every `file:` URL except the run's own three modules to a path that does not exist, and a minimal
-  environment;
+  lock file, code generation from strings disabled (no eval / Function), and a minimal environment;
+- module loading is impossible at run time too (the second layer, should code get past the static
+  check): an import map sends every `file:` URL and every `node:` builtin (the list Deno itself
+  reports, plus ours) to a path that does not exist — only `main.ts` may load the prelude and the
+  user's module (an import-map scope) — and `--no-remote` / `--no-npm` stop `http(s):`, `jsr:` and
+  `npm:`; `blob:` URLs cannot be made (the prelude removes `URL.createObjectURL`); `data:` URLs
+  load, but are only more code under the same rules;
 - limits, each named in the error when hit: wall time (`timeout_s`, the process group is killed),
   memory (V8's `--max-old-space-size` for the heap and `RLIMIT_DATA` for everything else,
   ArrayBuffers included; core dumps off), output (console output and the result are each capped at
@@ -44,11 +48,26 @@ from anyio.abc import ByteReceiveStream, Process, TaskGroup
 
 from meta_mcp.services.sandbox import bridge
 from meta_mcp.services.sandbox.names import ToolBinding, ToolTable
-from meta_mcp.services.sandbox.source import find_import
+from meta_mcp.services.sandbox.source import check
 from meta_mcp.services.sandbox.workdirs import default_tmpdir, sweep
 
 PRELUDE = Path(__file__).with_name("prelude.ts")
 BLOCKED_IMPORTS = "file:///meta-mcp-sandbox/imports-are-not-allowed/"
+NODE_BUILTINS = (
+    "_http_agent", "_http_common", "_http_outgoing", "_http_server", "_stream_duplex", "_stream_passthrough",
+    "_stream_readable", "_stream_transform", "_stream_writable", "_tls_common", "_tls_wrap", "assert",
+    "assert/strict", "async_hooks", "buffer", "child_process", "cluster", "console", "constants", "crypto", "dgram",
+    "diagnostics_channel", "dns", "dns/promises", "domain", "events", "fs", "fs/promises", "http", "http2", "https",
+    "inspector", "inspector/promises", "module", "net", "os", "path", "path/posix", "path/win32", "perf_hooks",
+    "process", "punycode", "querystring", "readline", "readline/promises", "repl", "sea", "sqlite", "stream",
+    "stream/consumers", "stream/promises", "stream/web", "string_decoder", "sys", "test", "test/reporters", "timers",
+    "timers/promises", "tls", "trace_events", "tty", "url", "util", "util/types", "v8", "vm", "wasi",
+    "worker_threads", "zlib",
+)
+"""`node:` modules of Deno 2.9 (its `node:module` builtinModules); each run's import map blocks these
+and whatever the Deno binary in use reports (see `Sandbox._node_builtins`)."""
+BUILTINS_TS = 'import { builtinModules } from "node:module";\nconsole.log(JSON.stringify(builtinModules));\n'
+
 STDERR_KEEP = 64 * 1024
 _CLEANER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-cleanup")
 """Deletes finished runs' directories off the request path."""
@@ -116,6 +135,7 @@ class Sandbox:
         self._slots = anyio.Semaphore(max_concurrent)
         self._template: Path | None | bool = None
         self._template_lock = anyio.Lock()
+        self._builtins: tuple[str, ...] | None = None
 
     async def _warm_deno_dir(self) -> Path | None:
         """A `DENO_DIR` with the prelude compiled and Deno's caches created, made once by running a
@@ -128,22 +148,43 @@ class Sandbox:
                 atexit.register(shutil.rmtree, template, True)
                 workdir = Path(tempfile.mkdtemp(prefix=f"meta-mcp-run-{os.getpid()}-", dir=self.tmpdir))
                 try:
+                    self._builtins = await self._node_builtins(workdir)
                     warm = _Run(self.deno, workdir, workdir / "user.ts", "export default 0;", ToolTable(), _no_calls,
-                                SandboxLimits(), deno_dir=template)
+                                SandboxLimits(), deno_dir=template, node_builtins=self._builtins)
                     self._template = template if (await warm.execute()).ok else False
                 finally:
                     shutil.rmtree(workdir, ignore_errors=True)
         return self._template or None  # type: ignore[return-value]
 
+    async def _node_builtins(self, workdir: Path) -> tuple[str, ...]:
+        """The `node:` modules to block: ours, and those this Deno binary reports (our own snippet, run
+        once with every permission denied), so a newer Deno's new modules are blocked too."""
+        found: set[str] = set(NODE_BUILTINS)
+        probe = workdir / "builtins.ts"
+        probe.write_text(BUILTINS_TS)
+        try:
+            with anyio.fail_after(30):
+                done = await anyio.run_process(
+                    [self.deno, "run", *DENO_PERMISSIONS, probe.name], cwd=workdir, check=False,
+                    env={"DENO_DIR": str(workdir / ".deno-probe"), "HOME": str(workdir), "PATH": os.defpath,
+                         "NO_COLOR": "1", "DENO_NO_UPDATE_CHECK": "1"})
+            listed = json.loads(done.stdout) if done.returncode == 0 else []
+            found.update(str(name).removeprefix("node:") for name in listed if isinstance(name, str))
+        except (OSError, ValueError, TimeoutError):
+            pass  # Deno cannot run: the run that follows reports it
+        return tuple(sorted(found))
+
     async def run(self, code: str, table: ToolTable, call_tool: ToolCaller, limits: SandboxLimits, *,
                   javascript: bool = False) -> RunResult:
         """Run `code` (a TypeScript module, or JavaScript) and report how it ended; never raises for the code's faults."""
         started = time.perf_counter()
-        problem = find_import(code)
+        problem = check(code, javascript=javascript)
+        if problem is not None and problem.kind == "import":
+            return RunResult(False, error=f"imports are not available in run_code ({problem.message}). Tools are the "
+                             "global `tools`; everything else must be in the code itself.", error_kind="denied")
         if problem is not None:
-            return RunResult(False, error=f"imports are not available in run_code ({problem}). Tools are the global "
-                             "`tools`; everything else must be in the code itself. (If 'import' is only text, "
-                             "build the string instead, e.g. 'imp' + 'ort'.)", error_kind="denied")
+            return RunResult(False, error=f"{problem.message}. run_code parses code before it runs it and runs only "
+                             "what it can read.", error_kind="code")
         with anyio.move_on_after(limits.timeout_s) as waiting:
             await self._slots.acquire()
         if waiting.cancelled_caught:
@@ -159,8 +200,8 @@ class Sandbox:
                 except OSError:  # the template is gone (a tmp cleaner?): this run starts cold, the next remakes it
                     self._template = None
             user = workdir / ("user.js" if javascript else "user.ts")
-            result = await _Run(self.deno, workdir, user, code, table, call_tool, limits,
-                                deno_dir=workdir / ".deno").execute()
+            result = await _Run(self.deno, workdir, user, code, table, call_tool, limits, deno_dir=workdir / ".deno",
+                                node_builtins=self._builtins or NODE_BUILTINS).execute()
         except OSError as exc:  # Deno missing or not executable, the directory not writable …
             result = RunResult(False, error=f"the sandbox could not start: {exc}", error_kind="sandbox")
         finally:
@@ -180,6 +221,7 @@ class _Run:
     call_tool: ToolCaller
     limits: SandboxLimits
     deno_dir: Path
+    node_builtins: tuple[str, ...] = NODE_BUILTINS
     nonce: str = field(default_factory=lambda: secrets.token_hex(bridge.NONCE_BYTES))
     console: list[str] = field(default_factory=list)
     output_bytes: int = 0
@@ -194,14 +236,26 @@ class _Run:
         self.user.write_text(self.code)
         main = MAIN_TS.replace("{prelude}", PRELUDE.as_uri()).replace("{user}", self.user.name)
         (self.workdir / "main.ts").write_text(main)
-        own = [PRELUDE.as_uri(), (self.workdir / "main.ts").as_uri(), self.user.as_uri()]
-        import_map = {"imports": {"file:///": BLOCKED_IMPORTS, **{url: url for url in own}}}
-        (self.workdir / "import_map.json").write_text(json.dumps(import_map))
+        (self.workdir / "import_map.json").write_text(json.dumps(self._import_map()))
         v8 = f"--v8-flags=--max-old-space-size={self.limits.heap_mb},--disallow-code-generation-from-strings"
         deno = [self.deno, "run", *DENO_PERMISSIONS, f"--import-map={self.workdir / 'import_map.json'}", v8, "main.ts"]
         # RLIMIT_DATA caps what V8's heap flag does not (ArrayBuffers, wasm memory); never RLIMIT_AS.
         limit = 'ulimit -d "$1" && ulimit -c 0 && shift && exec "$@"'
         return ["/bin/sh", "-c", limit, "meta-mcp-sandbox", str(self.limits.data_mb * 1024), *deno]
+
+    def _import_map(self) -> dict[str, Any]:
+        """Nothing loads but the run's own modules: every `file:` URL and every `node:` builtin (with its
+        subpaths) goes to a path that does not exist; `http(s):` too (besides `--no-remote`). Only
+        `main.ts` (an import-map scope) may load the prelude and the user's module, so code cannot
+        reach the prelude's exports. Import maps do not apply to `data:` and `blob:` URLs."""
+        main = (self.workdir / "main.ts").as_uri()
+        imports = {"file:///": BLOCKED_IMPORTS, "http://": BLOCKED_IMPORTS + "http/",
+                   "https://": BLOCKED_IMPORTS + "https/", main: main}
+        for name in self.node_builtins:
+            imports[f"node:{name}"] = f"{BLOCKED_IMPORTS}node/{name}"
+            imports[f"node:{name}/"] = f"{BLOCKED_IMPORTS}node/{name}/"
+        own = {url: url for url in (PRELUDE.as_uri(), self.user.as_uri())}
+        return {"imports": imports, "scopes": {main: own}}
 
     def _env(self) -> dict[str, str]:
         return {"DENO_DIR": str(self.deno_dir), "HOME": str(self.workdir), "PATH": os.defpath,

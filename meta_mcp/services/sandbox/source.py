@@ -1,211 +1,157 @@
-"""A static check of sandbox code: it may not import or re-export modules.
+"""The static check of sandbox code: it must parse, and it may not load modules.
 
 Deno loads modules outside its permission checks (a JSON import reads any file despite
-`--deny-read`; a `data:` or `blob:` URL is code the loader runs; `node:` modules bring Node's APIs),
-so run_code code may not load modules at all: `tools` is a global and nothing else is needed. This
-check rejects, before anything runs,
+`--deny-read`; a `data:` or `blob:` URL is code the loader runs; `node:` modules bring Node's APIs,
+`node:vm` among them, which evaluates strings despite the no-eval flag), so run_code code may not
+load modules at all: `tools` is a global and nothing else is needed. Before anything runs, the code
+is parsed with a real parser — tree-sitter's TypeScript grammar (its JavaScript grammar for
+`language="javascript"`) — and refused when
 
-- `import` used as a keyword: declarations (`import x from "…"`, `import "…"`, `import type …`) and
-  dynamic `import(…)`; `import.meta` is allowed;
-- re-exports, which load modules too: `export * from …`, `export { … } from …`.
+- it does not parse cleanly (any `ERROR` or `MISSING` node): what we cannot read, we do not run;
+- it contains `import` in any role but `import.meta`: declarations (`import x from …`, `import "…"`,
+  `import type …`, `import x = require(…)`), dynamic `import(…)`, `import("…")` types;
+- it re-exports (`export * from …`, `export { … } from …`), which loads a module too;
+- the parser and JavaScript could disagree about where code is. A hand-written lexer got these
+  wrong, and so does tree-sitter in places, so each token that hides text from the check is
+  verified against the language's own rules: a `//` comment or a `#!` line must not contain a line
+  terminator (JavaScript ends them at `\\n`, `\\r`, U+2028 and U+2029); an HTML-like comment
+  (`<!--`, `-->`) is refused (in a module it is not a comment at all); a regular expression or a
+  string must not contain a raw line break; JSX (which is not JavaScript) is refused; an identifier
+  written with escapes that spells `import` or `export` is refused.
 
-Strings, template text, comments and regular expressions are skipped with a small JavaScript lexer.
-JavaScript's one lexical ambiguity — whether `/` after `)`, `}`, `++` or `--` starts a regular
-expression or divides — could make a lexer skip real code; once the lexer has had to guess, every
-later occurrence of the word `import` is treated as code, so a guess can only reject, never admit.
-Building `import(…)` at run time is impossible too: the sandbox runs with code generation from
-strings disabled (no `eval`, no `Function`).
+This is the first of two layers. The second, at run time (see `runner.py`), makes `import()`
+unable to load anything that matters even if code got past this check: an import map sends every
+`file:` URL and every `node:` builtin to a path that does not exist, `--no-remote` / `--no-npm`
+stop `http(s):`, `jsr:` and `npm:`, and the prelude removes `URL.createObjectURL`, so no `blob:`
+URL exists. Only `data:` URLs load — more code under exactly the same rules.
 
 Example:
-    >>> find_import('const a = "import me"; export default 1;') is None
+    >>> check('const a = "import me"; export default 1;') is None
     True
-    >>> find_import('await import("data:text/javascript,1")')
+    >>> check('await import("data:text/javascript,1")').message
     'dynamic import() at line 1, column 7'
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
 
-_IDENT_START = re.compile(r"[A-Za-z_$\\\u0080-\uffff]")
-_IDENT = re.compile(r"(?:[A-Za-z0-9_$\u0080-\uffff]|\\u\{[0-9A-Fa-f]+\}|\\u[0-9A-Fa-f]{4})+")
-_NUMBER = re.compile(r"(?:0[xXoObB][0-9A-Fa-f_]+|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d+)?)n?")
+import tree_sitter
+import tree_sitter_javascript
+import tree_sitter_typescript
+
+_TYPESCRIPT = tree_sitter.Language(tree_sitter_typescript.language_typescript())
+_JAVASCRIPT = tree_sitter.Language(tree_sitter_javascript.language())
+
+_LINE_TERMINATORS = ("\n", "\r", "\u2028", "\u2029")
+_BREAKS = ("\n", "\r")
 _ESCAPE = re.compile(r"\\u\{([0-9A-Fa-f]+)\}|\\u([0-9A-Fa-f]{4})")
-_SUSPECT = re.compile(
-    r"(?<![A-Za-z0-9_$])(?:import(?![A-Za-z0-9_$])(?!\s*\.\s*meta\b)|export\s*(?:\*|\{[^}]*\}\s*from\b))"
-)
+_KEYWORDS = frozenset({"import", "export"})
 
-# After these keywords an expression starts, so `/` begins a regular expression.
-_EXPR_KEYWORDS = frozenset(
-    ["return", "typeof", "instanceof", "in", "of", "new", "delete", "void", "throw", "case", "do", "else", "yield", "await", "extends"]
-)
-# After these punctuators `/` might divide or start a regex: the lexer has to guess.
-_AMBIGUOUS = frozenset({")", "}", "++", "--"})
-_PUNCT = ("...", "===", "!==", "**=", "<<=", ">>=", ">>>", "&&=", "||=", "??=", "=>", "==", "!=", "<=", ">=",
-          "&&", "||", "??", "?.", "++", "--", "+=", "-=", "*=", "%=", "&=", "|=", "^=", "**", "<<", ">>")
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why code is refused: `import` (it would load a module) or `syntax` (it cannot be checked)."""
+
+    kind: Literal["import", "syntax"]
+    message: str
+
+
+def check(code: str, *, javascript: bool = False) -> Problem | None:
+    """The first reason to refuse `code` (with its position), or None when it may run."""
+    try:
+        source = code.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return Problem("syntax", f"SyntaxError: the code is not valid Unicode (a lone surrogate at index {exc.start})")
+    parser = tree_sitter.Parser(_JAVASCRIPT if javascript else _TYPESCRIPT)
+    tree = parser.parse(source)
+    for node in _nodes(tree.root_node):
+        problem = _judge(node, source)
+        if problem is not None:
+            kind, what = problem
+            return Problem(kind, f"{what} at {_position(source, node.start_byte)}")
+    return None
+
+
+def _nodes(root: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
+    """Every node, named or not, in document order (parents before children); no recursion."""
+    cursor = root.walk()
+    while True:
+        yield cursor.node  # type: ignore[misc]
+        if cursor.goto_first_child():
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return
+
+
+def _judge(node: tree_sitter.Node, source: bytes) -> tuple[Literal["import", "syntax"], str] | None:
+    kind = node.type
+    if node.is_error or node.is_missing:
+        snippet = _text(node)[:40] or kind
+        return "syntax", f"SyntaxError: the code does not parse (near {snippet!r})"
+    if kind in ("import_statement", "import_alias", "import_require_clause"):
+        return "import", "an import declaration"
+    if kind == "export_statement" and node.child_by_field_name("source") is not None:
+        return "import", "a re-export (export … from …)"
+    if kind == "import":  # the keyword, or dynamic import's callee; only `import.meta` is allowed
+        parent = node.parent
+        if parent is not None and parent.type == "meta_property":
+            return None
+        if parent is not None and parent.type == "call_expression":
+            return "import", "dynamic import()"
+        return "import", "'import'"
+    if kind == "html_comment":
+        return "syntax", "SyntaxError: an HTML-like comment ('<!--' or '-->'), which is not a comment in a module"
+    if kind.startswith("jsx_"):
+        return "syntax", "SyntaxError: JSX, which run_code does not support"
+    if kind == "comment":
+        text = _line_text(node, source)
+        if text.startswith("//"):
+            if any(t in text for t in _LINE_TERMINATORS):
+                return "syntax", "a '//' comment that runs past a line terminator (\\r, U+2028 or U+2029 end it)"
+        elif not (text.startswith("/*") and text.endswith("*/") and len(text) >= 4):
+            return "syntax", "SyntaxError: a comment the sandbox cannot read"
+        return None
+    if kind == "hash_bang_line":
+        text = _line_text(node, source)
+        at_start = node.start_byte == 0 or (node.start_byte == 3 and source.startswith(b"\xef\xbb\xbf"))
+        if not at_start or any(t in text for t in _LINE_TERMINATORS):
+            return "syntax", "a '#!' line that is not a single first line"
+        return None
+    if kind == "regex_pattern" and any(t in _text(node) for t in _LINE_TERMINATORS):
+        return "syntax", "SyntaxError: a regular expression with a line break"
+    if kind == "string_fragment" and node.parent is not None and node.parent.type == "string":
+        if any(t in _text(node) for t in _BREAKS):
+            return "syntax", "SyntaxError: a string with a raw line break"
+        return None
+    escaped = kind.endswith("identifier") and b"\\" in source[node.start_byte:node.end_byte]
+    if escaped and _decode_identifier(_text(node)) in _KEYWORDS:
+        return "import", "an escaped 'import' or 'export'"
+    return None
+
+
+def _text(node: tree_sitter.Node) -> str:
+    return (node.text or b"").decode("utf-8", errors="replace")
+
+
+def _line_text(node: tree_sitter.Node, source: bytes) -> str:
+    """A one-line token's text; a final `\\r` of a `\\r\\n` line end is the line's end, not part of it."""
+    text = _text(node)
+    if text.endswith("\r") and source[node.end_byte:node.end_byte + 1] in (b"\n", b""):
+        text = text[:-1]
+    return text
 
 
 def _decode_identifier(text: str) -> str:
     return _ESCAPE.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), text)
 
 
-def _position(code: str, index: int) -> str:
-    line = code.count("\n", 0, index) + 1
-    column = index - (code.rfind("\n", 0, index) + 1) + 1
+def _position(source: bytes, offset: int) -> str:
+    line = source.count(b"\n", 0, offset) + 1
+    start = source.rfind(b"\n", 0, offset) + 1
+    column = len(source[start:offset].decode("utf-8", errors="replace")) + 1
     return f"line {line}, column {column}"
-
-
-class _Lexer:
-    """Tokens of the code part of a JavaScript/TypeScript source; skips strings, comments, regexes."""
-
-    def __init__(self, code: str) -> None:
-        self.code = code
-        self.i = 0
-        self.guessed_at: int | None = None
-        """Index of the first `/` whose meaning the lexer had to guess."""
-        self.braces: list[str] = []  # "{" for code braces, "`" for `${` inside a template
-
-    def tokens(self):  # -> Iterator[tuple[str, str, int]]  (kind, text, index)
-        code, n = self.code, len(self.code)
-        prev = ""  # the previous significant token's text (keyword/identifier/punct), or a kind marker
-        while self.i < n:
-            c = code[self.i]
-            start = self.i
-            if c in " \t\r\n\f\v\u00a0\u2028\u2029\ufeff" or c.isspace():
-                self.i += 1
-            elif code.startswith("//", start) or (start == 0 and code.startswith("#!")):
-                end = code.find("\n", start)
-                self.i = n if end < 0 else end
-            elif code.startswith("/*", start):
-                end = code.find("*/", start + 2)
-                self.i = n if end < 0 else end + 2
-            elif c in "'\"":
-                self._skip_string(c)
-                prev = "literal"
-            elif c == "`":
-                self.i += 1
-                self._skip_template()
-                prev = "literal"
-            elif c == "}" and self.braces and self.braces[-1] == "`":
-                self.braces.pop()
-                self.i += 1
-                self._skip_template()
-                prev = "literal"
-            elif _IDENT_START.match(c):
-                m = _IDENT.match(code, start)
-                if m is None:  # a lone backslash: not valid JavaScript; let Deno report it
-                    self.i += 1
-                    continue
-                self.i = m.end()
-                word = _decode_identifier(m.group())
-                member = prev in (".", "?.")
-                yield ("ident", word, start)
-                prev = "ident" if member or word not in _EXPR_KEYWORDS else word
-            elif c.isdigit() or (c == "." and start + 1 < n and code[start + 1].isdigit()):
-                m = _NUMBER.match(code, start)
-                self.i = m.end() if m else start + 1
-                prev = "literal"
-            elif c == "/":
-                if prev in ("ident", "literal", "]"):
-                    regex = False
-                elif prev in _AMBIGUOUS:
-                    if self.guessed_at is None:
-                        self.guessed_at = start
-                    regex = prev == "}"
-                else:
-                    regex = True
-                if regex:
-                    self._skip_regex()
-                    prev = "literal"
-                else:
-                    self.i += 2 if code.startswith("/=", start) else 1
-                    prev = "/"
-            else:
-                punct = next((p for p in _PUNCT if code.startswith(p, start)), c)
-                self.i += len(punct)
-                if punct == "{":
-                    self.braces.append("{")
-                elif punct == "}" and self.braces:
-                    self.braces.pop()
-                yield ("punct", punct, start)
-                prev = punct
-
-    def _skip_string(self, quote: str) -> None:
-        code, n = self.code, len(self.code)
-        self.i += 1
-        while self.i < n:
-            c = code[self.i]
-            if c == "\\":
-                self.i += 2
-            elif c == quote or c == "\n":
-                self.i += 1
-                return
-            else:
-                self.i += 1
-
-    def _skip_template(self) -> None:
-        """Skip template text up to the closing backtick or into a `${` substitution."""
-        code, n = self.code, len(self.code)
-        while self.i < n:
-            c = code[self.i]
-            if c == "\\":
-                self.i += 2
-            elif c == "`":
-                self.i += 1
-                return
-            elif code.startswith("${", self.i):
-                self.i += 2
-                self.braces.append("`")
-                return
-            else:
-                self.i += 1
-
-    def _skip_regex(self) -> None:
-        code, n = self.code, len(self.code)
-        self.i += 1
-        in_class = False
-        while self.i < n:
-            c = code[self.i]
-            if c == "\\":
-                self.i += 2
-                continue
-            self.i += 1
-            if c == "\n":
-                return
-            if in_class:
-                in_class = c != "]"
-            elif c == "[":
-                in_class = True
-            elif c == "/":
-                break
-        while self.i < n and (code[self.i].isalnum() or code[self.i] in "_$"):
-            self.i += 1
-
-
-def find_import(code: str) -> str | None:
-    """Describe the first module import or re-export in `code` (with its position), or None if there is none."""
-    lexer = _Lexer(code)
-    tokens = list(lexer.tokens())
-    for k, (kind, text, index) in enumerate(tokens):
-        if kind != "ident":
-            continue
-        after = tokens[k + 1] if k + 1 < len(tokens) else ("", "", index)
-        if k > 0 and tokens[k - 1][1] in (".", "?."):
-            continue  # a property: obj.import
-        if text == "import":
-            if after[1] in (".", ":"):
-                continue  # import.meta, or a key in an object literal
-            what = "dynamic import()" if after[1] == "(" else "an import declaration"
-            return f"{what} at {_position(code, index)}"
-        if text == "export" and after[1] == "*":
-            return f"a re-export (export * from …) at {_position(code, index)}"
-        if text == "export" and after[1] == "{":
-            close = next((j for j in range(k + 1, len(tokens)) if tokens[j][1] == "}"), None)
-            if close is not None and close + 1 < len(tokens) and tokens[close + 1][1] == "from":
-                return f"a re-export (export {{ … }} from …) at {_position(code, index)}"
-    if lexer.guessed_at is not None:
-        # Past a guess, the lexer may have taken code for a string or a comment: trust no skip.
-        for m in _SUSPECT.finditer(code, lexer.guessed_at):
-            return (f"{m.group().split()[0]!r} at {_position(code, m.start())}, after a '/' that could start a "
-                    "regular expression (so the lexer cannot tell whether it is code)")
-    return None
