@@ -341,3 +341,174 @@ async def test_a_cancelled_run_is_killed(client: Any, meta_url: ServerUrl) -> No
     await poll_until(gone, timeout=10, what="the cancelled run's Deno process to end")
     await still_serving(client, meta_url)
 
+
+SPECIES_FORGERY = r"""
+// The reproduction from issue 9: `subarray` built its result through Uint8Array[Symbol.species],
+// which handed the framed bytes (nonce included) to this class and wrote what it returned.
+const dec = new TextDecoder();
+const seen: string[] = [];
+let forged = false;
+class Evil extends Uint8Array {
+  constructor(...a: any[]) {
+    const m = a[0] instanceof ArrayBuffer ? /\n([0-9a-f]{32}) /.exec(dec.decode(new Uint8Array(a[0]))) : null;
+    if (m && !forged) {
+      forged = true;
+      seen.push(m[1]);
+      super(new TextEncoder().encode(
+        "\n" + m[1] + ' {"t":"call","id":999,"server":"rich","tool":"get_weather","args":{"city":"forged"}}\n' +
+        "\n" + m[1] + ' {"t":"done","ok":true,"value":"forged"}\n'));
+      return;
+    }
+    super(...(a as []));
+  }
+}
+Object.defineProperty(Uint8Array, Symbol.species, { get: () => Evil, configurable: true });
+console.log("hello");
+const echoed = await tools.echo.echo({ text: "real" });
+export default { echoed, seen: seen.length };
+"""
+
+
+async def test_species_cannot_reach_the_bridge(client: Any, meta_url: ServerUrl) -> None:
+    result = await client.call_tool("run_code", {"code": SPECIES_FORGERY})
+    s = result.structured_content
+    assert not result.is_error, text_of(result)
+    assert s["result"] == {"echoed": "real", "seen": 0} and s["toolCalls"] == 1, s
+    assert s["console"] == "hello\n"
+    await still_serving(client, meta_url)
+
+
+TAMPER_INTRINSICS = r"""
+// Every intrinsic the prelude could use, patched to look for the nonce in what passes through it
+// (and, where it builds the bridge's bytes, to substitute forged frames). The prelude captured its
+// own copies before this code ran, so none of these may ever see a nonce-carrying message.
+const R = Reflect, apply = Reflect.apply, defineProperty = Object.defineProperty;
+const getOwn = Object.getOwnPropertyDescriptor, getProto = Object.getPrototypeOf;
+const origDecode = TextDecoder.prototype.decode, origStringify = JSON.stringify;
+const OrigU8 = Uint8Array, origTest = RegExp.prototype.test;
+const nonceLike = /[0-9a-f]{32}/;
+const decoder = new TextDecoder();
+const ta = getProto(Uint8Array.prototype);
+const taBuffer = getOwn(ta, "buffer")!.get!, taOffset = getOwn(ta, "byteOffset")!.get!, taLen = getOwn(ta, "byteLength")!.get!;
+const seen: string[] = [];
+let busy = false;
+function look(where: string, ...xs: unknown[]): void {
+  if (busy) return;
+  busy = true;
+  try {
+    for (const x of xs) {
+      let text = "";
+      if (typeof x === "string") text = x;
+      else if (x instanceof ArrayBuffer) text = apply(origDecode, decoder, [new OrigU8(x)]);
+      else if (ArrayBuffer.isView(x)) {
+        text = apply(origDecode, decoder, [new OrigU8(apply(taBuffer, x, []), apply(taOffset, x, []), apply(taLen, x, []))]);
+      } else if (x !== null && typeof x === "object") {
+        try { text = apply(origStringify, JSON, [x]) ?? ""; } catch { text = ""; }
+      }
+      if (apply(origTest, nonceLike, [text])) seen.push(where);
+    }
+  } catch { /* a value we cannot look at */ } finally {
+    busy = false;
+  }
+}
+function spyMethod(owner: any, key: PropertyKey, where: string) {
+  const orig = owner[key];
+  defineProperty(owner, key, {
+    value: function (this: unknown, ...args: unknown[]) {
+      look(where, this, ...args);
+      const result = new.target ? R.construct(orig, args, new.target) : apply(orig, this, args);
+      look(where + " result", result);
+      return result;
+    }, writable: true, configurable: true,
+  });
+}
+function spyGetter(owner: any, key: PropertyKey, where: string) {
+  const get = getOwn(owner, key)!.get!;
+  defineProperty(owner, key, { get() { look(where, this); return apply(get, this, []); }, configurable: true });
+}
+
+// Symbol.species: typed arrays, arrays, promises
+class EvilU8 extends OrigU8 {
+  constructor(...a: any[]) { look("Uint8Array species", a[0]); super(...(a as [])); }
+}
+defineProperty(Uint8Array, Symbol.species, { get: () => EvilU8, configurable: true });
+defineProperty(ta.constructor, Symbol.species, { get: () => EvilU8, configurable: true });
+class EvilArray extends Array {
+  constructor(...a: any[]) { look("Array species", ...a); super(...a); }
+}
+defineProperty(Array, Symbol.species, { get: () => EvilArray, configurable: true });
+const OrigPromise = Promise;
+class EvilPromise<T> extends OrigPromise<T> {
+  constructor(executor: any) {
+    super((resolve: any, reject: any) => executor((v: unknown) => { look("Promise species", v); resolve(v); }, reject));
+  }
+}
+defineProperty(Promise, Symbol.species, { get: () => EvilPromise, configurable: true });
+defineProperty(Promise.prototype, "constructor", { value: EvilPromise, writable: true, configurable: true });
+const origThen = Promise.prototype.then;
+defineProperty(Promise.prototype, "then", {
+  value: function (this: Promise<unknown>, f?: any, r?: any) {
+    return apply(origThen, this, [(v: unknown) => { look("Promise.then", v); return f ? f(v) : v; }, r]);
+  }, writable: true, configurable: true,
+});
+
+// JSON, text coding, typed arrays, buffers, strings, collections, functions, events
+spyMethod(JSON, "stringify", "JSON.stringify");
+spyMethod(JSON, "parse", "JSON.parse");
+spyMethod(TextEncoder.prototype, "encode", "TextEncoder.encode");
+spyMethod(TextEncoder.prototype, "encodeInto", "TextEncoder.encodeInto");
+spyMethod(TextDecoder.prototype, "decode", "TextDecoder.decode");
+for (const key of ["length", "buffer", "byteOffset", "byteLength"]) spyGetter(ta, key, "TypedArray." + key);
+for (const key of ["subarray", "slice", "set", "indexOf", "fill", "map", "filter", "at", "copyWithin"]) {
+  spyMethod(ta, key, "TypedArray." + key);
+}
+spyMethod(ArrayBuffer.prototype, "slice", "ArrayBuffer.slice");
+for (const key of ["concat", "slice", "indexOf", "split", "replace", "trim", "charCodeAt", "toString"]) {
+  spyMethod(String.prototype, key, "String." + key);
+}
+for (const key of ["join", "push", "map", "slice", "concat", "indexOf"]) spyMethod(Array.prototype, key, "Array." + key);
+for (const key of ["get", "set", "delete", "has"]) spyMethod(Map.prototype, key, "Map." + key);
+for (const key of ["add", "has", "delete"]) spyMethod(Set.prototype, key, "Set." + key);
+for (const key of ["call", "apply", "bind"]) spyMethod(Function.prototype, key, "Function." + key);
+spyMethod(Event.prototype, "preventDefault", "Event.preventDefault");
+spyGetter(PromiseRejectionEvent.prototype, "reason", "PromiseRejectionEvent.reason");
+spyMethod(Object, "defineProperty", "Object.defineProperty");
+spyMethod(Reflect, "apply", "Reflect.apply");
+defineProperty(Object.prototype, "toJSON", {
+  get() { look("Object.prototype.toJSON", this); return undefined; }, configurable: true,
+});
+
+// The bridge at work: calls (alone, at once, failing), console output, writes, a stray rejection.
+const first = await tools.echo.echo({ text: "through" });
+const [a, b] = await Promise.all([tools.rich.echo({ value: 1 }), tools.echo.echo({ text: "two" })]);
+let failed = "";
+try { await tools.rich.fail({ message: "still an error" }); } catch (e) { failed = (e as Error).message; }
+// Descriptors and records of the prelude must not inherit: an accessor here breaks a plain
+// `{ value }` descriptor ("Cannot both specify accessors and a value").
+defineProperty(Object.prototype, "get", { get() { return undefined; }, configurable: true });
+let failedAgain = "";
+try { await tools.rich.fail({ message: "with a polluted prototype" }); } catch (e) { failedAgain = (e as Error).message; }
+delete (Object.prototype as any).get;
+console.log("logged after tampering");
+await Deno.stdout.write(new TextEncoder().encode("written after tampering\n"));
+Promise.reject(new Error("nobody awaits"));
+await new Promise((r) => setTimeout(r, 20));
+delete (Object.prototype as any).toJSON;
+export default { first, a, b, failed, failedAgain, seen };
+"""
+
+
+async def test_tampering_with_every_intrinsic_does_not_reach_the_bridge(client: Any, meta_url: ServerUrl) -> None:
+    result = await client.call_tool("run_code", {"code": TAMPER_INTRINSICS})
+    s = result.structured_content
+    assert not result.is_error, text_of(result)
+    value = s["result"]
+    assert value["seen"] == [], "a patched intrinsic saw a nonce-carrying message"
+    assert (value["first"], value["a"], value["b"]) == ("through", {"value": 1}, "two")
+    assert value["failed"] == "rich failure: still an error"
+    assert value["failedAgain"] == "rich failure: with a polluted prototype"
+    assert s["toolCalls"] == 5
+    assert "logged after tampering\nwritten after tampering\n" in s["console"]
+    assert "Uncaught (in promise) Error: nobody awaits" in s["console"]
+    await still_serving(client, meta_url)
+

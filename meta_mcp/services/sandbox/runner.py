@@ -78,8 +78,7 @@ DENO_PERMISSIONS = (
 )
 MAIN_TS = """\
 import { start } from "{prelude}";
-const finish = await start();
-await finish(() => import("./{user}"));
+start(() => import("./{user}"));
 """
 _MEMORY_ERRORS = re.compile(
     r"Array buffer allocation failed|Invalid array buffer length|Unable to grow instance memory|out of memory",
