@@ -18,12 +18,11 @@ import yaml
 from mcp_types import ElicitRequestParams, ElicitResult
 
 from openai_stub import OpenAIStub, error, text, tool_calls
-from support import REPO, make_client, meta_mcp_http, upstream_entry
+from support import MODES, REPO, make_client, meta_mcp_http, upstream_entry
 
 pytestmark = pytest.mark.anyio
 
 KEY = "sk-test-KEY-8c1f2e9d77aa-never-shown"
-MODES = ["auto", "legacy"]
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 from mcp_types import CreateMessageRequestParams, CreateMessageResult, TextContent
 
 from meta_mcp.services.agent.conversation import truncate
-from support import make_client, meta_mcp_http, upstream_entry
+from support import MODES, make_client, meta_mcp_http, upstream_entry
 
 pytestmark = pytest.mark.anyio
 
@@ -28,7 +28,7 @@ async def meta() -> Any:
         yield url
 
 
-@pytest.mark.parametrize("mode", ["auto", "legacy"])
+@pytest.mark.parametrize("mode", MODES)
 async def test_sampling_runs_the_loop_on_the_hosts_model(meta: Any, mode: str) -> None:
     asked: list[CreateMessageRequestParams] = []
 

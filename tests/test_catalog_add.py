@@ -15,12 +15,11 @@ import pytest
 import yaml
 from mcp_types import ElicitRequestParams, ElicitResult
 
-from support import REPO, make_client, meta_mcp_stdio, text_of, tool_names
+from support import MODES, REPO, make_client, meta_mcp_stdio, text_of, tool_names
 
 pytestmark = pytest.mark.anyio
 
 SECRET = "s3cret-value-never-shown"
-MODES = ["auto", "legacy"]
 
 
 @pytest.fixture

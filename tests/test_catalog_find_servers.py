@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from mcp.shared.exceptions import MCPError
-from support import make_client, meta_mcp_http, meta_mcp_stdio, text_of, upstream_argv
+from support import COVERING_COMBOS, make_client, meta_mcp_http, meta_mcp_stdio, text_of, upstream_argv
 
 pytestmark = pytest.mark.anyio
 
@@ -54,7 +54,7 @@ async def meta_client(transport: str, mode: str, *args: str) -> AsyncIterator[An
             yield client
 
 
-@pytest.mark.parametrize("transport,mode", [("stdio", "legacy"), ("http", "auto")])
+@pytest.mark.parametrize("transport,mode", COVERING_COMBOS)
 async def test_find_servers_reports_how_each_hit_runs(transport: str, mode: str, tmp_path: Path) -> None:
     catalog = team_catalog(tmp_path)
     async with meta_client(transport, mode, "--catalog", str(catalog)) as client:

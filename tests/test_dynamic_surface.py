@@ -20,11 +20,19 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ToolsListChanged
 
-from support import ListChangedWatcher, make_client, meta_client_for, meta_mcp_http, text_of, tool_names, upstream_argv
+from support import (
+    COMBOS,
+    MODES,
+    ListChangedWatcher,
+    make_client,
+    meta_client_for,
+    meta_mcp_http,
+    text_of,
+    tool_names,
+    upstream_argv,
+)
 
 pytestmark = pytest.mark.anyio
-
-COMBOS = [("stdio", "auto"), ("stdio", "legacy"), ("http", "auto"), ("http", "legacy")]
 
 
 def spec_of(name: str) -> dict[str, Any]:
@@ -103,7 +111,7 @@ def _workspace_client(url: str, workspace: str, mode: str, **kwargs: Any) -> Any
     return make_client(streamable_http_client(url, http_client=http), mode, **kwargs)
 
 
-@pytest.mark.parametrize("mode", ["auto", "legacy"])
+@pytest.mark.parametrize("mode", MODES)
 async def test_workspaces_see_their_own_servers_and_share_processes(mode: str) -> None:
     async with meta_mcp_http(None) as url:
         watcher_b = ListChangedWatcher()

@@ -18,6 +18,8 @@ import pytest
 from mcp.shared.exceptions import MCPError
 
 from support import (
+    COVERING_COMBOS,
+    combo_ids,
     dump,
     list_servers,
     open_meta_client,
@@ -31,7 +33,6 @@ from support import (
 
 pytestmark = pytest.mark.anyio
 
-COMBOS = [("stdio", "legacy"), ("http", "auto")]
 WORKDIR = Path(tempfile.mkdtemp(prefix="meta-mcp-cwd-")).resolve()
 
 
@@ -41,7 +42,7 @@ async def remote_rich() -> AsyncIterator[str]:
         yield str(url)
 
 
-@pytest.fixture(scope="module", params=COMBOS, ids=[f"{t}-{m}" for t, m in COMBOS])
+@pytest.fixture(scope="module", params=COVERING_COMBOS, ids=combo_ids(COVERING_COMBOS))
 async def meta(request: pytest.FixtureRequest, remote_rich: str) -> AsyncIterator[Any]:
     transport, mode = request.param
     servers = {
@@ -53,7 +54,7 @@ async def meta(request: pytest.FixtureRequest, remote_rich: str) -> AsyncIterato
         try:
             await wait_for_tools(client, ["rh", "clock"], timeout=30)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}\n--- meta-mcp stderr ---\n{client.meta_stderr()}") from None
+            raise AssertionError(f"{exc}\n--- meta-mcp stderr ---\n{client.stderr()}") from None
         yield client
 
 

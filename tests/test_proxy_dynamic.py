@@ -22,7 +22,9 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ToolsListChanged
 
 from support import (
+    COMBOS,
     ListChangedWatcher,
+    combo_ids,
     dump,
     ServerUrl,
     make_client,
@@ -36,8 +38,6 @@ from support import (
 )
 
 pytestmark = pytest.mark.anyio
-
-COMBOS = [("stdio", "auto"), ("stdio", "legacy"), ("http", "auto"), ("http", "legacy")]
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ async def meta_http(remote_upstreams: dict[str, str]) -> AsyncIterator[ServerUrl
         yield url
 
 
-@pytest.fixture(scope="module", params=COMBOS, ids=[f"{t}-{m}" for t, m in COMBOS])
+@pytest.fixture(scope="module", params=COMBOS, ids=combo_ids(COMBOS))
 async def meta(
     request: pytest.FixtureRequest, remote_upstreams: dict[str, str], meta_http: ServerUrl
 ) -> AsyncIterator[MetaSession]:
@@ -106,7 +106,7 @@ async def meta(
         try:
             await wait_for_tools(client, list(servers), timeout=30)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}\n--- meta-mcp stderr ---\n{client.meta_stderr()}") from None
+            raise AssertionError(f"{exc}\n--- meta-mcp stderr ---\n{client.stderr()}") from None
         yield MetaSession(client, mode, watcher)
 
 
@@ -200,7 +200,7 @@ async def test_several_changes_in_a_row_end_in_the_right_list(meta: MetaSession)
 
 async def test_other_clients_also_hear_about_changes(meta: MetaSession) -> None:
     """Over HTTP several clients share one meta-mcp: a change made by one reaches the others, in both eras."""
-    url = meta.client.meta_url
+    url = meta.client.url
     if url is None:
         pytest.skip("only meaningful when meta-mcp serves several clients (http)")
     watcher = ListChangedWatcher()

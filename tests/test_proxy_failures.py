@@ -18,6 +18,8 @@ import pytest
 from mcp.shared.exceptions import MCPError
 
 from support import (
+    COVERING_COMBOS,
+    combo_ids,
     dump,
     list_servers,
     open_meta_client,
@@ -40,18 +42,17 @@ SERVERS = {
     "missing": {"command": MISSING_COMMAND, "args": []},
 }
 HEALTHY = ["crashy", "hang", "rich"]
-# Failure handling lives upstream of the client surface; two combos cover both eras and both transports.
-COMBOS = [("stdio", "legacy"), ("http", "auto")]
+# Failure handling lives upstream of the client surface: COVERING_COMBOS cover both eras and both transports.
 
 
-@pytest.fixture(scope="module", params=COMBOS, ids=[f"{t}-{m}" for t, m in COMBOS])
+@pytest.fixture(scope="module", params=COVERING_COMBOS, ids=combo_ids(COVERING_COMBOS))
 async def meta(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     transport, mode = request.param
     async with open_meta_client(transport, mode, SERVERS) as client:
         try:
             await wait_for_tools(client, HEALTHY, timeout=30)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}\n--- meta-mcp stderr ---\n{client.meta_stderr()}") from None
+            raise AssertionError(f"{exc}\n--- meta-mcp stderr ---\n{client.stderr()}") from None
         yield client
 
 

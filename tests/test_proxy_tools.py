@@ -19,6 +19,9 @@ import pytest
 from mcp.shared.exceptions import MCPError
 
 from support import (
+    COMBOS,
+    MODES,
+    combo_ids,
     dump,
     everything_entry,
     everything_params,
@@ -47,8 +50,6 @@ SERVERS = {
 META_TOOLS = {"list_servers", "find_tools", "call_tool"}
 PASSTHROUGH_FIELDS = ("inputSchema", "outputSchema", "annotations", "title", "icons", "_meta")
 
-COMBOS = [("stdio", "auto"), ("stdio", "legacy"), ("http", "auto"), ("http", "legacy")]
-
 
 async def _not_asked(context: Any, params: Any) -> Any:
     raise AssertionError("the direct reference client is never asked for sampling or elicitation here")
@@ -65,7 +66,7 @@ async def direct() -> AsyncIterator[dict[str, dict[str, Any]]]:
     """Direct clients to the same upstreams, per mode: ``direct[mode][server]``."""
     async with contextlib.AsyncExitStack() as stack:
         out: dict[str, dict[str, Any]] = {}
-        for mode in ("auto", "legacy"):
+        for mode in MODES:
             out[mode] = {
                 "rich": await stack.enter_async_context(make_client(upstream_params("rich"), mode, **_LIKE_META)),
                 "time": await stack.enter_async_context(make_client(time_params(), mode, **_LIKE_META)),
@@ -83,7 +84,7 @@ async def meta_http() -> AsyncIterator[ServerUrl]:
         yield url
 
 
-@pytest.fixture(scope="module", params=COMBOS, ids=[f"{t}-{m}" for t, m in COMBOS])
+@pytest.fixture(scope="module", params=COMBOS, ids=combo_ids(COMBOS))
 async def meta(
     request: pytest.FixtureRequest, direct: dict[str, dict[str, Any]], meta_http: ServerUrl
 ) -> AsyncIterator[Any]:
@@ -91,16 +92,15 @@ async def meta(
     # their cancel scopes must nest, and `meta` is torn down (per param) while `direct` lives on.
     transport, mode = request.param
     async with meta_client_for(transport, mode, SERVERS, http_url=meta_http) as client:
-        client.test_mode = mode  # type: ignore[attr-defined]
         try:
             await wait_for_tools(client, list(SERVERS), timeout=40)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}\n--- meta-mcp stderr ---\n{client.meta_stderr()}") from None
+            raise AssertionError(f"{exc}\n--- meta-mcp stderr ---\n{client.stderr()}") from None
         yield client
 
 
 def _ref(direct: dict[str, dict[str, Any]], meta: Any, server: str) -> Any:
-    return direct[meta.test_mode][server]
+    return direct[meta.mode][server]
 
 
 async def _all_tools(client: Any) -> dict[str, Any]:
