@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import anyio.abc
 
@@ -21,6 +22,9 @@ from meta_mcp.config import ServerSpec
 from meta_mcp.providers.process import Prespawned
 from meta_mcp.providers.upstream import UpstreamProvider
 from meta_mcp.settings import Settings
+
+ProviderFactory = Callable[[ServerSpec, Settings, anyio.abc.TaskGroup, Prespawned | None], UpstreamProvider]
+"""Builds the (not yet started) provider of a spec; `UpstreamProvider` unless a test passes its own."""
 
 
 def spec_key(spec: ServerSpec) -> str:
@@ -32,11 +36,12 @@ class UpstreamPool:
     """Reference-counted upstream providers (see the module docstring)."""
 
     def __init__(self, settings: Settings, task_group: anyio.abc.TaskGroup,
-                 prespawned: Prespawned | None = None) -> None:
+                 prespawned: Prespawned | None = None, provider_factory: ProviderFactory = UpstreamProvider) -> None:
         self.settings = settings
         self.task_group = task_group
         self.prespawned = prespawned
         """stdio servers the CLI started before the event loop, adopted by the first matching provider."""
+        self._factory = provider_factory
         self._providers: dict[str, UpstreamProvider] = {}
         self._holders: dict[str, int] = {}
 
@@ -48,7 +53,7 @@ class UpstreamPool:
         key = spec_key(spec)
         provider = self._providers.get(key)
         if provider is None:
-            provider = self._providers[key] = UpstreamProvider(spec, self.settings, self.task_group, self.prespawned)
+            provider = self._providers[key] = self._factory(spec, self.settings, self.task_group, self.prespawned)
             self._holders[key] = 0
         self._holders[key] += 1
         return provider
