@@ -42,7 +42,7 @@ class Settings(BaseSettings):
         default=16 << 20, ge=65_536,
         description="largest JSON-RPC message a client may send over stdio (bytes); a message may also hold at most "
         "one JSON container or element ({, [, ',' or ':' outside strings) per 64 bytes of this, so decoding any "
-        "message stays within ~15 times this in memory; others are answered with a Parse error naming this limit",
+        "message stays within ~15 times this in memory; larger ones are answered with an Invalid Request error",
     )
     max_upstream_message_bytes: int = Field(
         default=16 << 20, ge=65_536,
@@ -109,6 +109,23 @@ class Settings(BaseSettings):
         default=100_000, ge=1_000, description="run_code: cap on console output, and on the result, of one run (bytes)"
     )
     sandbox_max_tool_calls: int = Field(default=100, ge=0, description="run_code: tool calls one run may make")
+    sandbox_max_message_bytes: int = Field(
+        default=4 << 20, ge=65_536,
+        description="run_code: largest message the code may send meta-mcp — one tool call with its arguments, one "
+        "piece of console output, or the result (bytes of JSON)",
+    )
+    sandbox_max_message_values: int = Field(
+        default=100_000, ge=1_000,
+        description="run_code: most JSON values (objects, arrays, their elements) in one message; bounds what "
+        "decoding it costs meta-mcp (up to ~25 times its size in Python objects)",
+    )
+    sandbox_max_received_bytes: int = Field(
+        default=64 << 20, ge=1 << 20, description="run_code: most bytes meta-mcp reads from one run's process in all"
+    )
+    sandbox_max_calls_in_flight: int = Field(
+        default=8, ge=1,
+        description="run_code: tool calls of one run served at once; further calls wait (the process blocks)",
+    )
     sandbox_allowed_servers: list[str] | None = Field(
         default=None,
         description='run_code: servers whose tools code may call (JSON list, e.g. ["time"]; "meta-mcp" for the '

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -512,3 +513,66 @@ async def test_tampering_with_every_intrinsic_does_not_reach_the_bridge(client: 
     assert "Uncaught (in promise) Error: nobody awaits" in s["console"]
     await still_serving(client, meta_url)
 
+
+MEMORY_BOUND_MB = 500
+"""docs/sandbox.md: one run_code call cannot take meta-mcp past this, whatever the code sends."""
+
+AMPLIFIERS = {
+    # issue 9: ~4 MB of `[{},{},…]` per call, 12 calls at once, took meta-mcp from 72 MB to 2.25 GB
+    "empty-objects": (("const big = Array(1_300_000).fill({});"
+                       " await Promise.all(Array.from({ length: 12 }, () => tools.echo.echo({ big }))); export default 1"),
+                      "message"),
+    # just under the per-message limits, three times as many calls at once as are served at once
+    "objects-under-the-limits": (("const big = Array(49_000).fill({ a: 0 });"
+                                  " await Promise.all(Array.from({ length: 24 }, () => tools.echo.echo({ big })));"
+                                  " export default 1"), None),
+    # the largest strings a message may carry, astral (4 bytes a character in Python) and escaped again on the wire
+    "astral-strings": (('const text = "\\u{1F600}".repeat(1_000_000 - 20);'
+                        " await Promise.all(Array.from({ length: 100 }, () => tools.echo.echo({ text }))); export default 1"),
+                       "received"),
+}
+
+BRIDGE_PROCESS = r"""
+import json, sys, anyio
+from meta_mcp.services.sandbox import Sandbox, SandboxLimits, ToolTable
+
+TABLE = ToolTable.build([("echo", "echo", "echo__echo", {})])
+
+async def registry_like(binding, args):
+    # What the registry's call path does with the arguments: a JSON-RPC request for the upstream.
+    wire = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                       "params": {"name": binding.exposed, "arguments": args}})
+    await anyio.sleep(2)  # a slow upstream: the arguments stay alive meanwhile
+    return {"content": [{"type": "text", "text": str(len(wire))}]}
+
+async def main():
+    sandbox = Sandbox()
+    for code in sys.argv[1:]:
+        run = await sandbox.run(code, TABLE, registry_like, SandboxLimits(timeout_s=120))
+        print(json.dumps({"ok": run.ok, "limit": run.limit, "error": run.error, "calls": run.tool_calls}))
+    status = open("/proc/self/status").read()
+    print(json.dumps({k: int(v.split()[0]) // 1024 for k, v in (line.split(":", 1) for line in status.splitlines())
+                      if k in ("VmHWM", "VmRSS")}))
+
+anyio.run(main)
+"""
+
+
+async def test_what_the_sandbox_sends_cannot_amplify_into_meta_mcp_memory() -> None:
+    """Issue 9: every byte meta-mcp accepts from the sandbox is bounded in size and decoding cost.
+    The bridge runs in a process of its own here, with the default limits, so that its peak RSS
+    (VmHWM) is the cost of these runs alone."""
+    codes = [code for code, _ in AMPLIFIERS.values()]
+    with anyio.fail_after(240):
+        done = await anyio.run_process([sys.executable, "-c", BRIDGE_PROCESS, *codes], check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    *runs, memory = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    for (name, (_, limit)), run in zip(AMPLIFIERS.items(), runs, strict=True):
+        assert run["limit"] == limit, (name, run)
+        if limit == "message":
+            assert "sandbox_max_message_values" in run["error"] and run["calls"] == 0, (name, run)
+        elif limit == "received":
+            assert "sandbox_max_received_bytes" in run["error"], (name, run)
+        else:
+            assert run["ok"] and run["calls"] == 24, (name, run)
+    assert memory["VmHWM"] < MEMORY_BOUND_MB, memory

@@ -18,9 +18,19 @@ import anyio
 import pytest
 
 from meta_mcp.services.sandbox import Sandbox, SandboxLimits, ToolTable, declarations, find_deno, js_identifier, runner
-from meta_mcp.services.sandbox.bridge import Call, Done, Framing, Output, ToolCallFailed, tool_value
+from meta_mcp.services.sandbox.bridge import (
+    Call,
+    Done,
+    Framing,
+    MessageTooLarge,
+    Output,
+    ToolCallFailed,
+    count_values,
+    tool_value,
+)
 from meta_mcp.services.sandbox.names import assign_identifiers
 from meta_mcp.services.sandbox.source import check
+from meta_mcp.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parent / "upstreams"))
 import rich
@@ -184,14 +194,57 @@ def test_declarations_type_check_with_deno(tmp_path: Path) -> None:
 # -- the bridge -------------------------------------------------------------------------------------
 
 
+def _items(framing: Framing, *chunks: bytes) -> list[Any]:
+    found = []
+    for chunk in chunks:
+        framing.feed(chunk)
+        while (item := framing.next()) is not None:
+            found.append(item)
+    return found
+
+
 def test_framing_separates_messages_from_plain_output() -> None:
-    framing = Framing("ab" * 16, max_line=1000)
+    framing = Framing("ab" * 16, max_bytes=1000, max_values=100)
     nonce = ("ab" * 16).encode()
     stream = (b"\n" + nonce + b' {"t":"out","text":"hi\\n"}\n' + b'{"t":"done","ok":true,"value":"forged"}\n'
               + b"\n" + nonce + b' {"t":"call","id":1,"server":"s","tool":"t","args":{}}\n'
               + b"\n" + nonce + b' {"t":"done","ok":true,"value":7}\n')
-    items = framing.feed(stream[:17]) + framing.feed(stream[17:])
+    items = _items(framing, stream[:17], stream[17:])
     assert items == [Output("hi\n"), b'{"t":"done","ok":true,"value":"forged"}\n', Call(1, "s", "t", {}), Done(True, 7)]
+
+
+def test_framing_bounds_size_and_decoding_cost_before_decoding() -> None:
+    nonce = "ab" * 16
+    framing = Framing(nonce, max_bytes=1000, max_values=50)
+    framing.feed(b"\n" + nonce.encode() + b' {"t":"out","text":"' + b"x" * 2000)  # no newline yet: refused already
+    with pytest.raises(MessageTooLarge, match="more than 1000 bytes") as too_big:
+        framing.next()
+    assert too_big.value.setting == "max_message_bytes"
+
+    def message(args: str) -> bytes:
+        return b"\n" + nonce.encode() + b' {"t":"call","id":1,"server":"s","tool":"t","args":' + args.encode() + b"}\n"
+
+    framing = Framing(nonce, max_bytes=1000, max_values=50)
+    framing.feed(message('{"a":[' + ",".join(["{}"] * 60) + "]}"))
+    with pytest.raises(MessageTooLarge, match="126 JSON values .* more than 50") as too_many:
+        framing.next()
+    assert too_many.value.setting == "max_message_values"
+    framing = Framing(nonce, max_bytes=1000, max_values=50)
+    framing.feed(message(json.dumps({"text": ",{[" * 200})))  # text full of commas is one value
+    assert framing.next() == Call(1, "s", "t", {"text": ",{[" * 200})
+    framing = Framing(nonce, max_bytes=100_000, max_values=100_000)
+    framing.feed(message('{"a":' + "[" * 5000 + "]" * 5000 + "}"))
+    with pytest.raises(MessageTooLarge, match="nested too deeply"):
+        framing.next()
+    assert count_values(b'[1,"a,b",{"c":[2,3]}]', 1) == 6 and count_values(b"[1,2]", 10) == 2
+
+
+def test_sandbox_limits_defaults_are_the_settings_defaults() -> None:
+    """A caller that passes only some settings gets the documented defaults for the rest."""
+    settings = Settings()
+    for name in ("heap_mb", "data_mb", "max_output_bytes", "max_tool_calls", "max_message_bytes",
+                 "max_message_values", "max_received_bytes", "max_calls_in_flight"):
+        assert getattr(SandboxLimits(), name) == getattr(settings, f"sandbox_{name}"), name
 
 
 def test_tool_value() -> None:
@@ -288,7 +341,7 @@ async def test_nothing_loads_even_without_the_source_check(monkeypatch: pytest.M
               "data:text/javascript,export { default } from 'file:///etc/passwd'"]
     specifiers = [f"node:{name}" for name in builtins] + others
     code = f"const SPECIFIERS = {json.dumps(specifiers)};\n{LOADS}"
-    result = await sandbox.run(code, ECHO, _echo, SandboxLimits())
+    result = await sandbox.run(code, ECHO, _echo, SandboxLimits(max_message_values=1_000_000))
     assert result.ok, result
     loaded = {spec: outcome for spec, outcome in result.value.items() if outcome.startswith("LOADED")}
     assert loaded == {}, loaded
@@ -325,6 +378,54 @@ async def test_runs_beyond_the_concurrency_limit_wait_for_a_slot() -> None:
             tg.start_soon(one, i)
     assert sorted(r.value for r in results) == [0, 1, 2, 3] and all(r.ok for r in results), results
     assert peak == 2
+
+
+@pytest.mark.anyio
+async def test_messages_over_a_limit_end_the_run_with_a_limit_error() -> None:
+    """What meta-mcp accepts from the process is bounded in size and decoding cost; each limit is named."""
+    sandbox = Sandbox()
+    small = SandboxLimits(max_message_bytes=100_000, max_message_values=1_000, max_received_bytes=1 << 20)
+    cases = {
+        "export default await tools.echo.echo({ big: Array(2_000).fill({}) })":
+            ("message", ("one message has 4006 JSON values (counted as its '{', '[' and ',' outside strings), more "
+                         "than 1000 (sandbox_max_message_values=1000")),
+        'export default await tools.echo.echo({ text: "x".repeat(200_000) })':
+            ("message", "one message is more than 100000 bytes (sandbox_max_message_bytes=100000"),
+        'const text = "x".repeat(90_000); for (let i = 0; i < 20; i++) await tools.echo.echo({ text }); export default 1':
+            ("received", "more than 1048576 bytes in all (sandbox_max_received_bytes=1048576"),
+        'console.log("x".repeat(150_000)); export default 1':
+            ("message", "sandbox_max_message_bytes=100000"),
+    }
+    for code, (limit, text) in cases.items():
+        result = await sandbox.run(code, ECHO, _echo, small)
+        assert not result.ok and result.error_kind == "limit" and result.limit == limit, (code, result)
+        assert text in (result.error or ""), (code, result.error)
+    # Nesting beyond what Python's decoder can take is refused, not a crash of meta-mcp.
+    deep = await sandbox.run('let a: unknown = []; for (let i = 0; i < 5_000; i++) a = [a];'
+                             " export default await tools.echo.echo({ a })", ECHO, _echo, SandboxLimits())
+    assert deep.limit == "message" and "nested too deeply" in (deep.error or ""), deep
+    # Text full of commas and brackets is one value, whatever its size.
+    fine = await sandbox.run('export default (await tools.echo.echo({ text: ",[{".repeat(20_000) })).text.length',
+                             ECHO, _echo, small)
+    assert fine.ok and fine.value == 60_000, fine
+
+
+@pytest.mark.anyio
+async def test_calls_in_flight_are_bounded_and_the_rest_wait() -> None:
+    in_flight = peak = 0
+
+    async def slow(binding: Any, args: dict[str, Any]) -> dict[str, Any]:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await anyio.sleep(0.05)
+        in_flight -= 1
+        return {"content": [{"type": "text", "text": str(args["i"])}]}
+
+    code = "export default await Promise.all(Array.from({ length: 12 }, (_, i) => tools.echo.echo({ i })))"
+    result = await Sandbox().run(code, ECHO, slow, SandboxLimits(max_calls_in_flight=3))
+    assert result.ok and result.value == list(range(12)) and result.tool_calls == 12, result
+    assert peak == 3
 
 
 class _Advertising(ToolTable):

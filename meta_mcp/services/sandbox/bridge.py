@@ -12,17 +12,23 @@ Channels (one process per run, so one conversation per process):
   `{"t": "done", "ok": true, "value": …}` or `{"t": "done", "ok": false, "error": {"name", "message", "stack"}}`.
 
 Why forged output cannot pass for the bridge: the nonce lives only in a closure of the prelude, is
-written only through functions captured before user code runs (so patched prototypes never see
-it), and user code cannot reach the real stdout anyway (the prelude replaces `Deno.stdout`). A line
+written only through intrinsics captured before user code runs (no `Symbol.species`, no patchable
+prototype ever sees it), and user code cannot reach the real stdout anyway (the prelude replaces
+`Deno.stdout`). A line
 without the nonce is plain output. And meta-mcp trusts nothing in a message it could not check:
 every call is resolved through the run's `ToolTable`, counted and limited here, whatever the code
 or a forged message asked for — so a message that did get through could do no more than
 `tools.x.y()` can.
+
+What meta-mcp reads is bounded before it is decoded (`Framing`): a line's size as it arrives, then
+its count of JSON values (`count_values`), and its nesting; `json.loads` would otherwise turn a few
+megabytes of `[{},{},…]` into gigabytes of Python objects.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,42 +69,95 @@ Message = Call | Output | Done
 
 
 class Framing:
-    """Splits the process's stdout into bridge messages (lines carrying the nonce) and plain output."""
+    """Splits the process's stdout into bridge messages (lines carrying the nonce) and plain output.
 
-    def __init__(self, nonce: str, max_line: int) -> None:
+    Every line is bounded before it is decoded: at most `max_bytes` bytes (refused as soon as more
+    than that has arrived without a newline) and, for a message, at most `max_values` JSON values
+    (see `count_values`) and Python's nesting depth. `json.loads` costs up to ~25 times the size of
+    its input in Python objects (`[{},{},…]`: ~75 bytes per 3 input bytes), so without the value
+    bound a few megabytes from the sandbox become gigabytes in meta-mcp.
+
+    Items come out one at a time (`next`), so a reader that stops asking stops decoding: what it has
+    not read stays in the pipe, and the process blocks on its next write.
+    """
+
+    def __init__(self, nonce: str, max_bytes: int, max_values: int) -> None:
         self.prefix = (nonce + " ").encode()
-        self.max_line = max_line
+        self.max_bytes = max_bytes
+        self.max_values = max_values
         self._buffer = bytearray()
+        self._start = 0  # where the next line begins
+        self._scanned = 0  # no newline in _buffer[_start:_scanned]
 
-    def feed(self, chunk: bytes) -> list[Message | bytes]:
-        """Messages, and plain output as bytes, found in the stream so far. Raises `LineTooLong`."""
+    def feed(self, chunk: bytes) -> None:
+        """Add bytes read from the process."""
+        if self._start:
+            del self._buffer[: self._start]
+            self._scanned -= self._start
+            self._start = 0
         self._buffer += chunk
-        found: list[Message | bytes] = []
-        while (end := self._buffer.find(b"\n")) >= 0:
-            line = bytes(self._buffer[:end])
-            del self._buffer[: end + 1]
+
+    def next(self) -> Message | bytes | None:
+        """The next message (or line of plain output, as bytes); None until more is fed.
+
+        Raises `MessageTooLarge` (a limit) or `ProtocolError` (a message that is not one)."""
+        while True:
+            end = self._buffer.find(b"\n", max(self._scanned, self._start))
+            if end < 0:
+                self._scanned = len(self._buffer)
+                if self._scanned - self._start > self.max_bytes + len(self.prefix):
+                    raise MessageTooLarge(f"one message is more than {self.max_bytes} bytes", "max_message_bytes")
+                return None
+            line = bytes(self._buffer[self._start:end])
+            self._start = self._scanned = end + 1
+            if len(line) > self.max_bytes + len(self.prefix):
+                raise MessageTooLarge(f"one message is {len(line)} bytes, more than {self.max_bytes}",
+                                      "max_message_bytes")
             if line.startswith(self.prefix):
-                found.append(parse_message(line[len(self.prefix):]))
-            elif line:
-                found.append(line + b"\n")
-        if len(self._buffer) > self.max_line:
-            raise LineTooLong(len(self._buffer))
-        return found
+                return parse_message(line[len(self.prefix):], self.max_values)
+            if line:
+                return line + b"\n"
 
     def rest(self) -> bytes:
         """Unterminated output left when the stream ended."""
-        rest, self._buffer = bytes(self._buffer), bytearray()
+        rest = bytes(self._buffer[self._start:])
+        self._buffer, self._start, self._scanned = bytearray(), 0, 0
         return rest
 
 
-class LineTooLong(Exception):
-    """One message (or line of plain output) is larger than the bridge accepts."""
+class MessageTooLarge(Exception):
+    """A message from the sandbox is over a limit; `setting` names it (a `SandboxLimits` field)."""
+
+    def __init__(self, message: str, setting: str) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
-def parse_message(data: bytes) -> Message:
-    """Decode one nonce-carrying line; raise `ProtocolError` if it is not a well-formed message."""
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+def count_values(data: bytes, limit: int) -> int:
+    """An upper bound on the number of JSON values (objects, arrays and their elements) in `data`,
+    exact enough to compare with `limit`: the `{`, `[` and `,` outside strings. The first pass is a
+    count in C (`bytes.count`); strings are cut out (one regular expression) only when that raw count
+    is over `limit`, so commas inside text do not count against it."""
+    raw = data.count(b"{") + data.count(b"[") + data.count(b",")
+    if raw <= limit:
+        return raw
+    bare = _JSON_STRING.sub(b"", data)
+    return bare.count(b"{") + bare.count(b"[") + bare.count(b",")
+
+
+def parse_message(data: bytes, max_values: int | None = None) -> Message:
+    """Decode one nonce-carrying line; raise `ProtocolError` if it is not a well-formed message and
+    `MessageTooLarge` if decoding it would cost more than `max_values` allows or nests too deeply."""
+    if max_values is not None and (values := count_values(data, max_values)) > max_values:
+        raise MessageTooLarge(f"one message has {values} JSON values (counted as its '{{', '[' and ',' outside "
+                              f"strings), more than {max_values}", "max_message_values")
     try:
         msg = json.loads(data)
+    except RecursionError:
+        raise MessageTooLarge("one message is nested too deeply to decode", "max_message_values") from None
     except ValueError as exc:
         raise ProtocolError(f"bridge message is not JSON: {exc}") from None
     if not isinstance(msg, dict):

@@ -20,6 +20,11 @@
   memory (V8's `--max-old-space-size` for the heap and `RLIMIT_DATA` for everything else,
   ArrayBuffers included; core dumps off), output (console output and the result are each capped at
   `max_output_bytes`), tool calls (`max_tool_calls`, counted here, not in the sandbox);
+- every byte meta-mcp accepts from the process is bounded in size and in decoding cost: one message
+  at most `max_message_bytes` and `max_message_values` JSON values (checked before `json.loads`,
+  whose objects cost up to ~25 times their JSON), at most `max_received_bytes` in a run, and at most
+  `max_calls_in_flight` tool calls at once (further calls wait: meta-mcp stops reading until one
+  finishes, so the process blocks on its next write);
 - every tool call is resolved through the run's `ToolTable` and made with `call_tool` — the
   caller's function, which must go through the registry's one call path; nothing else is reachable;
 - at most `max_concurrent` runs at once per `Sandbox`; a run waits (at most its timeout) for a slot.
@@ -90,7 +95,7 @@ _OWN_FRAMES = re.compile(r"^\s+at .*\b(?:prelude|main)\.ts:\d+:\d+\)?$\n?", re.M
 ToolCaller = Callable[[ToolBinding, dict[str, Any]], Awaitable[dict[str, Any]]]
 """Makes one tool call for the sandbox: returns the `CallToolResult` wire dict or raises."""
 
-LimitName = Literal["time", "memory", "output", "tool_calls"]
+LimitName = Literal["time", "memory", "output", "tool_calls", "message", "received"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +107,14 @@ class SandboxLimits:
     data_mb: int = 1024
     max_output_bytes: int = 100_000
     max_tool_calls: int = 100
+    max_message_bytes: int = 4 << 20
+    """One message from the process (a tool call's arguments, console output, the result)."""
+    max_message_values: int = 100_000
+    """JSON values (objects, arrays, their elements) in one message: what decoding it costs."""
+    max_received_bytes: int = 64 << 20
+    """Everything meta-mcp reads from the process's stdout in one run."""
+    max_calls_in_flight: int = 8
+    """Tool calls of one run being served at once; more wait (meta-mcp stops reading meanwhile)."""
 
 
 @dataclass
@@ -224,12 +237,14 @@ class _Run:
     nonce: str = field(default_factory=lambda: secrets.token_hex(bridge.NONCE_BYTES))
     console: list[str] = field(default_factory=list)
     output_bytes: int = 0
+    received_bytes: int = 0
     calls: int = 0
     stderr: bytearray = field(default_factory=bytearray)
     outcome: RunResult | None = None
     _process: Process = field(init=False)
     _tg: TaskGroup = field(init=False)
     _send_lock: anyio.Lock = field(default_factory=anyio.Lock, init=False)
+    _in_flight: anyio.Semaphore = field(init=False)
 
     def _argv(self) -> list[str]:
         self.user.write_text(self.code)
@@ -290,7 +305,9 @@ class _Run:
 
     async def _read_stdout(self, stream: ByteReceiveStream | None) -> None:
         assert stream is not None
-        framing = bridge.Framing(self.nonce, max_line=max(4 * self.limits.max_output_bytes, 4 << 20))
+        limits = self.limits
+        framing = bridge.Framing(self.nonce, max_bytes=limits.max_message_bytes, max_values=limits.max_message_values)
+        self._in_flight = anyio.Semaphore(max(1, limits.max_calls_in_flight))
         while self.outcome is None:
             try:
                 chunk = await stream.receive(65536)
@@ -299,25 +316,33 @@ class _Run:
                 if rest:
                     self._output(rest.decode(errors="replace"))
                 return
-            try:
-                items = framing.feed(chunk)
-            except bridge.LineTooLong as exc:
-                self._stop("output", f"output limit exceeded: one message of more than {exc.args[0]} bytes "
-                           f"(sandbox_max_output_bytes={self.limits.max_output_bytes})")
+            self.received_bytes += len(chunk)
+            if self.received_bytes > limits.max_received_bytes:
+                self._stop("received", f"received limit exceeded: the code sent meta-mcp more than "
+                           f"{limits.max_received_bytes} bytes in all (sandbox_max_received_bytes="
+                           f"{limits.max_received_bytes}: tool calls with their arguments, console output, the result)")
                 return
-            except bridge.ProtocolError as exc:
-                self.outcome = RunResult(False, console=self._console(), tool_calls=self.calls,
-                                         error=f"sandbox protocol error: {exc}", error_kind="sandbox")
-                return
-            for item in items:
-                if self.outcome is not None:
+            framing.feed(chunk)
+            while self.outcome is None:
+                try:
+                    item = framing.next()
+                except bridge.MessageTooLarge as exc:
+                    setting = f"sandbox_{exc.setting}={getattr(limits, exc.setting)}"
+                    self._stop("message", f"message limit exceeded: {exc} ({setting}; a message is one tool call "
+                               "with its arguments, one piece of console output, or the result)")
                     return
+                except bridge.ProtocolError as exc:
+                    self.outcome = RunResult(False, console=self._console(), tool_calls=self.calls,
+                                             error=f"sandbox protocol error: {exc}", error_kind="sandbox")
+                    return
+                if item is None:
+                    break
                 if isinstance(item, bytes):
                     self._output(item.decode(errors="replace"))
                 elif isinstance(item, bridge.Output):
                     self._output(item.text)
                 elif isinstance(item, bridge.Call):
-                    self._call(item)
+                    await self._call(item)
                 else:
                     self._done(item)
 
@@ -343,7 +368,7 @@ class _Run:
 
     # -- tool calls ---------------------------------------------------------------------------------
 
-    def _call(self, call: bridge.Call) -> None:
+    async def _call(self, call: bridge.Call) -> None:
         self.calls += 1
         if self.calls > self.limits.max_tool_calls:
             self._stop("tool_calls", f"tool call limit exceeded: the code made more than {self.limits.max_tool_calls}"
@@ -354,16 +379,25 @@ class _Run:
             self._tg.start_soon(self._send, bridge.reply_line(
                 call.id, error=f"tools.{call.server}.{call.tool} is not available to this run"))
             return
+        # At most max_calls_in_flight at once: until one finishes, nothing more is read (or decoded)
+        # from the process, which blocks on its next write.
+        await self._in_flight.acquire()
         self._tg.start_soon(self._serve_call, call, binding)
 
     async def _serve_call(self, call: bridge.Call, binding: ToolBinding) -> None:
         try:
-            value = bridge.tool_value(await self.call_tool(binding, call.args))
-            line = bridge.reply_line(call.id, value=value)
-        except bridge.ToolCallFailed as exc:
-            line = bridge.reply_line(call.id, error=str(exc))
-        except Exception as exc:  # noqa: BLE001  (whatever the call path raised is the code's error to handle)
-            line = bridge.reply_line(call.id, error=str(exc) or type(exc).__name__)
+            try:
+                value = bridge.tool_value(await self.call_tool(binding, call.args))
+                line = bridge.reply_line(call.id, value=value)
+            except bridge.ToolCallFailed as exc:
+                line = bridge.reply_line(call.id, error=str(exc))
+            except Exception as exc:  # noqa: BLE001  (whatever the call path raised is the code's error to handle)
+                line = bridge.reply_line(call.id, error=str(exc) or type(exc).__name__)
+        finally:
+            # Freed before the answer is written: the process may be blocked writing to us (and so not
+            # reading its stdin) until the reader, waiting for this slot, reads again.
+            self._in_flight.release()
+        del call  # its arguments need not live while the answer waits for the pipe
         await self._send(line)
 
     async def _send(self, line: bytes) -> None:
