@@ -42,7 +42,7 @@ class Settings(BaseSettings):
         default=16 << 20, ge=65_536,
         description="largest JSON-RPC message a client may send over stdio (bytes); a message may also hold at most "
         "one JSON container or element ({, [, ',' or ':' outside strings) per 64 bytes of this, so decoding any "
-        "message stays within ~15 times this in memory; larger ones are answered with an Invalid Request error",
+        "message stays within ~15 times this in memory; others are answered with a Parse error naming this limit",
     )
     max_upstream_message_bytes: int = Field(
         default=16 << 20, ge=65_536,
