@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, help="mcpServers file (JSON or YAML) with servers to start")
     serve.add_argument("--catalog", dest="catalogs", type=Path, action="append",
                        help="extra catalog file (Docker MCP catalog format; repeatable)")
+    serve.add_argument("--no-api", dest="api", action="store_false", default=None,
+                       help="HTTP: do not serve the chat API (/chat, /sse/chat, /mcp/find, …) beside /mcp")
     serve.add_argument("--log-level", help="DEBUG, INFO (default), WARNING or ERROR; logs go to stderr")
     from meta_mcp.cli_catalog import add_catalog_parser
 

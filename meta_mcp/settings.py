@@ -187,4 +187,14 @@ class Settings(BaseSettings):
     state_connect_timeout_s: float = Field(
         default=30.0, ge=0, description="state store: how long to keep retrying an unreachable Redis at start (s)"
     )
+    xdg_state_home: Path | None = Field(
+        default=None, validation_alias=AliasChoices("XDG_STATE_HOME", "xdg_state_home"),
+        description="where the default state file lives ($XDG_STATE_HOME/meta-mcp/state.db; unset: ~/.local/state)",
+    )
+    api: bool = Field(default=True, description="HTTP: serve the chat API (/chat, /mcp/find, …) beside /mcp; "
+                      "--no-api turns it off")
+    chat_disconnect_grace_s: float = Field(
+        default=5.0, gt=0, description="chat API: how long a streamed chat waits for its client to reconnect "
+        "(Last-Event-ID) before it is cancelled",
+    )
     interrupt_ttl_s: int = Field(default=3600, ge=1, description="chat API: how long an interrupt waits to be resumed (s)")

@@ -25,3 +25,6 @@ def anyio_backend() -> str:
 # them by default (anyone reaching the port could run commands). The suite's own meta-mcp processes allow
 # them; tests/test_adhoc_policy.py checks the default refusal with this set to 0.
 os.environ.setdefault("META_MCP_ALLOW_ADHOC_HTTP", "1")
+# Every meta-mcp the tests start keeps its state in memory unless a test says otherwise: the default
+# (a SQLite file in the user's state directory) would be shared by concurrent test processes.
+os.environ.setdefault("META_MCP_STATE_URL", "memory://")

@@ -1,16 +1,15 @@
-"""The streamable-HTTP app: the SDK's app at `/mcp`, wrapped by what every HTTP request must pass.
+"""What every HTTP request must pass before the SDK's `/mcp` app (or the chat API) sees it.
 
-`HttpGuard` (pure ASGI, so streaming responses pass through untouched) enforces, before the SDK sees
-a request:
+`HttpGuard` (pure ASGI, so streaming responses pass through untouched) enforces:
 - `Accept`: a POST to the MCP endpoint must accept both `application/json` and `text/event-stream`
   (or a wildcard), a GET `text/event-stream` — else 406, as the streamable-HTTP transport says (the
   SDK checks this only for requests inside a session);
-- a POST body is read whole before the SDK sees it, within `http_body_timeout` seconds and with no
+- a request body (POST, PUT, PATCH, any path) is read whole before the app sees it, within `http_body_timeout` seconds and with no
   pause over `http_idle_timeout`, at most `http_max_body_bytes`: a client that trickles its body is
   answered 408, one that sends too much 413, instead of holding a connection and a task forever.
 
 Example:
-    app = HttpGuard(server.streamable_http_app(host=settings.host), settings)
+    app = HttpGuard(Dispatch(server.streamable_http_app(host=settings.host), api_app), settings)
 """
 
 from __future__ import annotations
@@ -25,6 +24,22 @@ from meta_mcp.settings import Settings
 Scope = dict[str, Any]
 Receive = Any
 Send = Any
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def _rebinding(scope: Scope) -> str | None:
+    """"host" or "origin" when a request to a loopback server names a non-local one, else None."""
+    headers = {k.decode(): v.decode("latin-1") for k, v in scope.get("headers", []) if k in (b"host", b"origin")}
+    host = headers.get("host", "")
+    if host.rsplit(":", 1)[0] not in _LOCAL_NAMES:
+        return "host"
+    origin = headers.get("origin")
+    if origin is not None and origin.split("://", 1)[-1].rsplit(":", 1)[0] not in _LOCAL_NAMES:
+        return "origin"
+    return None
 
 
 def _accepts(accept: str, *wanted: str) -> bool:
@@ -49,20 +64,29 @@ class HttpGuard:
         self.app = app
         self.settings = settings
         self.path = path
+        self.loopback = settings.host in LOOPBACK
+        """On loopback, every other route gets the DNS-rebinding checks the SDK applies to `/mcp`."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path", "").rstrip("/") != self.path:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        accept = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"accept"), "")
         method = scope.get("method")
-        if method == "POST" and not _accepts(accept, "application/json", "text/event-stream"):
-            await _reject(send, 406, "Not Acceptable: the client must accept application/json and text/event-stream")
+        is_mcp = scope.get("path", "").rstrip("/") == self.path
+        if not is_mcp and self.loopback and (why := _rebinding(scope)) is not None:
+            await _reject(send, 421 if why == "host" else 403, f"Invalid {why.title()} header (DNS-rebinding "
+                          "protection: meta-mcp on loopback answers only local hosts and origins)")
             return
-        if method == "GET" and not _accepts(accept, "text/event-stream"):
-            await _reject(send, 406, "Not Acceptable: the client must accept text/event-stream")
-            return
-        if method == "POST":
+        if is_mcp:
+            accept = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"accept"), "")
+            if method == "POST" and not _accepts(accept, "application/json", "text/event-stream"):
+                await _reject(send, 406, "Not Acceptable: the client must accept application/json and "
+                              "text/event-stream")
+                return
+            if method == "GET" and not _accepts(accept, "text/event-stream"):
+                await _reject(send, 406, "Not Acceptable: the client must accept text/event-stream")
+                return
+        if method in ("POST", "PUT", "PATCH"):
             body = await self._read_body(receive, send)
             if body is None:
                 return
@@ -107,3 +131,18 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+class Dispatch:
+    """`/mcp` (and its lifespan) to the MCP app; every other path to `other` (the chat API), if any."""
+
+    def __init__(self, mcp_app: Any, other: Any | None, path: str = "/mcp") -> None:
+        self.mcp_app = mcp_app
+        self.other = other
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.other is None or scope["type"] == "lifespan" or scope.get("path", "").rstrip("/") == self.path:
+            await self.mcp_app(scope, receive, send)
+        else:
+            await self.other(scope, receive, send)

@@ -19,6 +19,7 @@ from meta_mcp.registry.pool import UpstreamPool
 from meta_mcp.registry.registry import Registry
 from meta_mcp.registry.workspaces import DEFAULT, Workspaces
 from meta_mcp.services import Services
+from meta_mcp.services.state import open_store
 from meta_mcp.surface.meta_tools import META_TOOLS, MetaToolsProvider
 from meta_mcp.surface.server import build_server
 
@@ -33,6 +34,12 @@ async def running_workspaces(services: Services, preload: list[ServerSpec], pres
     def meta_tools(registry: Registry) -> MetaToolsProvider:
         return MetaToolsProvider(Workspace(registry, services), META_TOOLS)
 
+    settings = services.settings
+    services.state = await open_store(
+        settings.state_url, redis_url=settings.redis_url, prefix=settings.state_prefix,
+        max_conversations=settings.agent_max_conversations, interrupt_ttl_s=settings.interrupt_ttl_s,
+        connect_timeout_s=settings.state_connect_timeout_s,
+        environ={"XDG_STATE_HOME": str(settings.xdg_state_home or "")})
     async with anyio.create_task_group() as tg:
         pool = UpstreamPool(services.settings, tg, prespawned)
         workspaces = Workspaces(services.settings, pool, builtin=meta_tools)
@@ -42,34 +49,46 @@ async def running_workspaces(services: Services, preload: list[ServerSpec], pres
         finally:
             with anyio.CancelScope(shield=True):
                 await workspaces.aclose()
+                await services.state.aclose()
             tg.cancel_scope.cancel()
 
 
-async def serve_stdio(services: Services, preload: list[ServerSpec], prespawned: Prespawned | None = None) -> None:
-    """Serve one client on stdin/stdout until stdin closes."""
+async def serve_stdio(services: Services, preload: list[ServerSpec], prespawned: Prespawned) -> None:
+    """Serve one client on stdin/stdout until stdin closes.
+
+    `prespawned` starts the stdio servers with the environment the caller gives it (the CLI: its own).
+    """
+    from meta_mcp.pipes import MessageLimit
     from meta_mcp.surface.stdio import answering_stdio_server
 
     async with running_workspaces(services, preload, prespawned) as workspaces:
         server = build_server(workspaces)
-        async with answering_stdio_server() as (read, write):
+        limit = MessageLimit(services.settings.max_message_bytes, "max_message_bytes")
+        async with answering_stdio_server(limit) as (read, write):
             await server.run(read, write, server.create_initialization_options())
 
 
-async def serve_http(services: Services, preload: list[ServerSpec], prespawned: Prespawned | None = None) -> None:
+async def serve_http(services: Services, preload: list[ServerSpec], prespawned: Prespawned) -> None:
     """Serve streamable HTTP at `http://HOST:PORT/mcp` until interrupted."""
     import uvicorn
 
-    from meta_mcp.surface.http import HttpGuard
+    from meta_mcp.surface.http import Dispatch, HttpGuard
 
     settings = services.settings
     async with running_workspaces(services, preload, prespawned) as workspaces:
         server = build_server(workspaces)
-        app = HttpGuard(server.streamable_http_app(host=settings.host), settings)
+        api = None
+        if settings.api:
+            from meta_mcp.api.app import build_api
+
+            api = build_api(workspaces, services, workspaces.pool.task_group)
+        app = HttpGuard(Dispatch(server.streamable_http_app(host=settings.host), api), settings)
         config = uvicorn.Config(
             app, host=settings.host, port=settings.port, log_config=None, access_log=False,
             log_level=settings.log_level.lower(), lifespan="on",
         )
-        logger.info("serving streamable HTTP at http://%s:%d/mcp", settings.host, settings.port)
+        logger.info("serving streamable HTTP at http://%s:%d/mcp%s", settings.host, settings.port,
+                    " and the chat API (/chat, /mcp/find, …; docs at /docs)" if api is not None else "")
         if settings.host not in ("127.0.0.1", "localhost", "::1"):
             logger.warning(
                 "listening on %s: there is no authentication and no DNS-rebinding protection off loopback; "
