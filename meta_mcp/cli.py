@@ -75,7 +75,7 @@ def _prespawn(config: Path | None):  # noqa: ANN202 - returns Prespawned; typed 
     """
     from meta_mcp.providers.process import Prespawned
 
-    prespawned = Prespawned()
+    prespawned = Prespawned(os.environ)  # stdio servers inherit the safe part of it; nothing below reads it
     if config is None or not config.is_file():
         return prespawned
     try:

@@ -9,6 +9,7 @@ that fails to start is listed as ``failed`` with a reason and does not stop the 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -205,3 +206,31 @@ async def test_hanging_call_times_out_while_other_servers_keep_working(meta: Any
         return not r.is_error and r.structured_content == {"marker": "hang-ok"}
 
     await poll_until(hang_ok, timeout=10, what="hang__ok to answer after a timeout")
+
+
+# --------------------------------------------------------------------------- the environment of stdio servers
+
+
+async def test_stdio_servers_inherit_from_the_environment_passed_in_never_os_environ(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (issue 9): `child_env` read `os.environ` deep below the CLI. The environment is now a
+    parameter (the CLI passes `os.environ` to `Prespawned`; a pool without one gets `environ`)."""
+    from meta_mcp.config import ServerSpec
+    from meta_mcp.registry.pool import UpstreamPool
+    from meta_mcp.settings import Settings
+
+    monkeypatch.setenv("UV_FROM_OS_ENVIRON", "leaked")
+    environ = {"PATH": os.environ["PATH"], "UV_FROM_CALLER": "given", "OPENAI_API_KEY": "sk-not-inherited"}
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    async with anyio.create_task_group() as tg:
+        pool = UpstreamPool(settings, tg, environ=environ)
+        entry = upstream_entry("rich")
+        provider = pool.hold(ServerSpec(name="rich", command=entry["command"], args=entry["args"]))
+        await pool.ready(provider)
+        assert provider.status == "ready", provider.last_error
+        names = ["UV_FROM_CALLER", "UV_FROM_OS_ENVIRON", "OPENAI_API_KEY"]
+        result = await provider.call_tool("environment", {"names": names})
+        assert result["structuredContent"]["env"] == {
+            "UV_FROM_CALLER": "given", "UV_FROM_OS_ENVIRON": None, "OPENAI_API_KEY": None}, result
+        await pool.aclose()
+        tg.cancel_scope.cancel()

@@ -61,7 +61,8 @@ def _raw_transport(spec: ServerSpec, *, connect_timeout: float, prespawned: Pres
         assert spec.command is not None
         key = Prespawned.key(spec.command, spec.args, spec.env, spec.cwd)
         proc = prespawned.claim(key) if prespawned is not None else None
-        return pipe_transport(proc or spawn([spec.command, *spec.args], spec.env, spec.cwd))
+        environ = prespawned.environ if prespawned is not None else {}  # nothing below the CLI reads os.environ
+        return pipe_transport(proc or spawn([spec.command, *spec.args], spec.env, spec.cwd, environ))
     assert spec.url is not None
     if spec.transport == "sse":
         from mcp.client.sse import sse_client

@@ -8,8 +8,11 @@ transport (newline-delimited JSON-RPC over the child's stdin/stdout, stderr inhe
 every stdio upstream so there is one code path. Shutdown follows the spec: close stdin, wait,
 then SIGTERM and SIGKILL the child's process group.
 
+The environment a child inherits is a safe subset of the one the CLI passes in (`Prespawned(environ)`);
+nothing here reads `os.environ`.
+
 Example:
-    proc = spawn(["uvx", "mcp-server-time"], env={}, cwd=None)
+    proc = spawn(["uvx", "mcp-server-time"], env={}, cwd=None, environ=os.environ)
     async with pipe_transport(proc) as (read, write):
         ...
 """
@@ -46,27 +49,32 @@ gets its secrets only through its own `env` (catalog entries: the secrets they d
 _EXIT_GRACE = 2.0
 
 
-def child_env(env: Mapping[str, str] | None) -> dict[str, str]:
-    """The environment of a stdio upstream: the safe inherited set, then its own `env`."""
+def child_env(env: Mapping[str, str] | None, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a stdio upstream: the safe part of `environ` (meta-mcp's), then its own `env`."""
     base = {
-        k: v for k, v in os.environ.items()
+        k: v for k, v in environ.items()
         if (k in INHERITED_ENV or k.startswith(INHERITED_PREFIXES)) and not v.startswith("()")
     }
     return base | dict(env or {})
 
 
-def spawn(argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None) -> subprocess.Popen[bytes]:
+def spawn(argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None, environ: Mapping[str, str]
+          ) -> subprocess.Popen[bytes]:
     """Start a stdio upstream in its own process group, stderr going to ours (never to stdout)."""
     return subprocess.Popen(
         list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=sys.stderr.fileno(),
-        env=child_env(env), cwd=cwd or None, start_new_session=True, bufsize=0,
+        env=child_env(env, environ), cwd=cwd or None, start_new_session=True, bufsize=0,
     )
 
 
 class Prespawned:
-    """Processes started before the event loop, claimed once by the provider whose launch matches."""
+    """Processes started before the event loop, claimed once by the provider whose launch matches.
 
-    def __init__(self) -> None:
+    `environ` is meta-mcp's environment as the CLI read it; children inherit its safe part (`child_env`).
+    """
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
         self._procs: dict[tuple[Any, ...], subprocess.Popen[bytes]] = {}
 
     @staticmethod
@@ -78,7 +86,7 @@ class Prespawned:
         if key in self._procs:
             return
         try:
-            self._procs[key] = spawn([command, *args], env, cwd)
+            self._procs[key] = spawn([command, *args], env, cwd, self.environ)
         except OSError:
             pass  # the provider spawns again and reports the error with the server's name
 

@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import anyio.abc
 
@@ -36,11 +36,14 @@ class UpstreamPool:
     """Reference-counted upstream providers (see the module docstring)."""
 
     def __init__(self, settings: Settings, task_group: anyio.abc.TaskGroup,
-                 prespawned: Prespawned | None = None, provider_factory: ProviderFactory = UpstreamProvider) -> None:
+                 prespawned: Prespawned | None = None, provider_factory: ProviderFactory = UpstreamProvider,
+                 *, environ: Mapping[str, str] | None = None) -> None:
         self.settings = settings
         self.task_group = task_group
-        self.prespawned = prespawned
-        """stdio servers the CLI started before the event loop, adopted by the first matching provider."""
+        self.prespawned = prespawned if prespawned is not None else Prespawned(environ or {})
+        """Starts the stdio servers, adopting those the CLI started before the event loop. It gives them the
+        safe part of its environment (`process.child_env`): the CLI's is `Prespawned(os.environ)`; without
+        one, the pool makes one from `environ` (none by default: nothing below the CLI reads os.environ)."""
         self._factory = provider_factory
         self._providers: dict[str, UpstreamProvider] = {}
         self._holders: dict[str, int] = {}
@@ -78,5 +81,4 @@ class UpstreamPool:
         providers, self._providers, self._holders = list(self._providers.values()), {}, {}
         for provider in providers:
             await provider.stop()
-        if self.prespawned is not None:
-            self.prespawned.kill_unclaimed()
+        self.prespawned.kill_unclaimed()
