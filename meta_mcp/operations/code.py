@@ -73,7 +73,11 @@ async def run_code(ws: Workspace, code: str, *, language: str = "typescript", ti
     timeout = min(float(timeout_s or settings.sandbox_timeout_s), settings.sandbox_max_timeout_s)
     limits = SandboxLimits(timeout_s=timeout, heap_mb=settings.sandbox_heap_mb, data_mb=settings.sandbox_data_mb,
                            max_output_bytes=settings.sandbox_max_output_bytes,
-                           max_tool_calls=settings.sandbox_max_tool_calls)
+                           max_tool_calls=settings.sandbox_max_tool_calls,
+                           max_message_bytes=settings.sandbox_max_message_bytes,
+                           max_message_values=settings.sandbox_max_message_values,
+                           max_received_bytes=settings.sandbox_max_received_bytes,
+                           max_calls_in_flight=settings.sandbox_max_calls_in_flight)
     # Calls made by the code carry the caller's _meta and logging, not its progress or input rounds.
     inner = CallContext(meta=call.meta, log=call.log, origin="sandbox")
 

@@ -281,4 +281,7 @@ def meta_mcp_stdio(
     if isinstance(config, dict):
         config = temp_config(config)
     argv = serve_argv(config, *extra_args, log_level=log_level)
-    return StdioServerParameters(command=argv[0], args=argv[1:], env=env, cwd=str(REPO))
+    # The SDK starts a stdio server with a minimal environment: pass the suite's META_MCP_* defaults on
+    # (tests/conftest.py: state in memory, …) so stdio and HTTP meta-mcp processes are configured alike.
+    suite = {k: v for k, v in os.environ.items() if k.startswith("META_MCP_")}
+    return StdioServerParameters(command=argv[0], args=argv[1:], env={**suite, **(env or {})}, cwd=str(REPO))
