@@ -62,10 +62,15 @@ class AlreadyActive:
 class DidNotStart:
     server: str
     reason: str
+    replaced: bool = False
+    """The server was running before (configure_server): that instance was stopped and is gone."""
     ok: ClassVar[bool] = False
 
     @property
     def message(self) -> str:
+        if self.replaced:
+            return (f"Server {self.server!r} did not start with the new config: {self.reason}. The previous "
+                    "instance was stopped and the server removed; fix the config and add it again.")
         return f"Server {self.server!r} did not start: {self.reason}. Nothing was added."
 
 

@@ -145,6 +145,8 @@ async def add_server(ws: Workspace, name: str, *, spec: dict[str, Any] | None = 
                      origin: Origin = "internal") -> AddOutcome:
     """Add server `name` to the workspace (see the module docstring); `origin` is who asks (for policy)."""
     registry = ws.registry
+    if spec is None:
+        name = _canonical(ws, name)
     if name in registry.servers:
         provider = registry.servers[name]
         return AlreadyActive(name, provider.status, tuple(registry.exposed_tools_of(name)))
@@ -161,6 +163,17 @@ async def add_server(ws: Workspace, name: str, *, spec: dict[str, Any] | None = 
         return plan
     await ws.services.state.set_config(ws.name, name, plan.config)
     return await _start(ws, plan.spec, ServerRecord(name=name, source="catalog", config=plan.config))
+
+
+def _canonical(ws: Workspace, name: str) -> str:
+    """The catalog's own name for `name` (an alias, or another capitalisation), else `name` unchanged."""
+    from meta_mcp.services.catalog import CatalogError
+
+    try:
+        entry = ws.services.catalog.get(name)
+    except CatalogError:
+        return name
+    return entry.name if entry is not None else name
 
 
 async def _plan(ws: Workspace, name: str, config: dict[str, Any], answer: FormAnswer | None
@@ -198,6 +211,8 @@ async def remove_server(ws: Workspace, name: str) -> RemoveOutcome:
     """Stop or release server `name`; its tools, resources and prompts are gone for every client."""
     registry = ws.registry
     if name not in registry.servers:
+        name = _canonical(ws, name)
+    if name not in registry.servers:
         return NotActive(name, tuple(sorted(registry.servers)))
     tools = tuple(registry.exposed_tools_of(name))
     await registry.remove_server(name)
@@ -220,19 +235,33 @@ async def configure_server(ws: Workspace, name: str, config: dict[str, Any]) -> 
         if name in registry.servers:
             return NotConfigurable(name)
         return UnknownServer(name, tuple(catalog.suggest(name)), where="configure")
-    state = ws.services.state
+    name, state = entry.name, ws.services.state
+    if name in registry.servers:
+        record = (await state.servers(ws.name)).get(name)
+        if record is None or record.source != "catalog":  # a spec or --config server that shares the name
+            return NotConfigurable(name)
+        return await _restart_with(ws, name, config)
     merged = {**await state.get_config(ws.name, name), **config}
     problems = schema_problems(entry.config_schema(), merged, partial=True)
     if problems:
         return InvalidConfig(name, tuple(problems))
     await state.set_config(ws.name, name, merged)
-    if name not in registry.servers:
-        return Configured(name, tuple(sorted(merged)), restarted=False)
-    await registry.remove_server(name)
-    outcome = await add_server(ws, name)
-    if not isinstance(outcome, Added):
-        return outcome
-    return Configured(name, tuple(sorted(merged)), restarted=True, tools=outcome.tools)
+    return Configured(name, tuple(sorted(merged)), restarted=False)
+
+
+async def _restart_with(ws: Workspace, name: str, config: dict[str, Any]) -> ConfigureOutcome | AddOutcome:
+    """Restart active catalog server `name` with `config` merged over its stored config. The new config is
+    planned first: if it cannot start (missing or invalid config, missing secrets), nothing changes."""
+    plan = await _plan(ws, name, config, None)
+    if not isinstance(plan, Launch):
+        return plan
+    await ws.services.state.set_config(ws.name, name, plan.config)
+    await ws.registry.remove_server(name)
+    outcome = await _start(ws, plan.spec, ServerRecord(name=name, source="catalog", config=plan.config))
+    if isinstance(outcome, DidNotStart):
+        await ws.services.state.delete_server(ws.name, name)
+        return DidNotStart(name, outcome.reason, replaced=True)
+    return Configured(name, tuple(sorted(plan.config)), restarted=True, tools=outcome.tools)
 
 
 def form_state(server: str) -> str:

@@ -298,3 +298,37 @@ def test_an_outcome_survives_its_wire_form(kind: str) -> None:
                                    {"outcome": "needs_secrets", "server": "a", "secrets": [{"bogus": 1}]}])
 def test_what_is_not_an_outcome_parses_to_none(value: Any) -> None:
     assert outcomes.parse(value) is None
+
+
+# --------------------------------------------------------------------------- regressions
+
+
+async def test_another_capitalisation_is_the_same_catalog_server(catalog_env: Env) -> None:
+    ws = catalog_env.ws()
+    assert await ops.add_server(ws, "Greeter", config={"greeting": "hi"}) == Added("greeter", "ready",
+                                                                                   ("greeter__hello",))
+    assert await catalog_env.services.state.get_config("default", "greeter") == {"greeting": "hi"}
+    again = await ops.add_server(ws, "GREETER")
+    assert isinstance(again, AlreadyActive) and again.server == "greeter"
+    assert isinstance(await ops.remove_server(ws, "Greeter"), Removed)
+    assert catalog_env.registry().servers == {}
+
+
+async def test_a_spec_server_named_like_a_catalog_entry_is_not_replaced_by_configure(catalog_env: Env) -> None:
+    await adhoc(catalog_env, "greeter", {"command": "fake-upstream"})
+    mine = catalog_env.registry().servers["greeter"]
+    assert await ops.configure_server(catalog_env.ws(), "greeter", {"greeting": "x"}) == NotConfigurable("greeter")
+    assert catalog_env.registry().servers["greeter"] is mine
+    assert (await catalog_env.services.state.servers("default"))["greeter"].source == "spec"
+
+
+async def test_configure_that_cannot_start_changes_nothing(make_env: Any) -> None:
+    async with make_env(catalog=CATALOG, secrets={"GREETER_TOKEN": TOKEN}) as env:
+        env.upstreams.define("greeter", tools=["hello"])
+        ws = env.ws()
+        await ops.add_server(ws, "greeter", config={"greeting": "first"})
+        running = env.registry().servers["greeter"]
+        invalid = await ops.configure_server(ws, "greeter", {"greeting": ["not", "a", "string"]})
+        assert isinstance(invalid, InvalidConfig)
+        assert env.registry().servers["greeter"] is running and running.stops == 0
+        assert await env.services.state.get_config("default", "greeter") == {"greeting": "first"}
