@@ -37,7 +37,7 @@ def build_api(workspaces: Workspaces, services: Services, task_group: anyio.abc.
                   "of a workspace. The MCP endpoint itself is at /mcp.")
     header = services.settings.workspace_header
 
-    def workspace(request: Request) -> Workspace:
+    async def workspace(request: Request) -> Workspace:  # async: FastAPI would run a sync one in a thread
         name = workspace_name(request.headers, header)
         try:
             return Workspace(workspaces.get(name), services)

@@ -19,7 +19,7 @@ from meta_mcp.operations import outcomes
 STATUS_BY_KIND = {
     "unknown_server": 404, "not_active": 404, "invalid_spec": 400, "invalid_config": 400, "needs_config": 400,
     "needs_secrets": 400, "declined": 400, "refused": 403, "cannot_run": 409, "not_configurable": 409,
-    "did_not_start": 502, "catalog_unavailable": 503,
+    "did_not_start": 502, "catalog_unavailable": 503, "not_saved": 503,
 }
 
 

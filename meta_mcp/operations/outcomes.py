@@ -137,6 +137,19 @@ class CatalogUnavailable:
 
 
 @dataclass(frozen=True, slots=True)
+class NotSaved:
+    """The state store could not record the change, so it was not made (nothing is half-applied)."""
+
+    server: str
+    reason: str
+    ok: ClassVar[bool] = False
+
+    @property
+    def message(self) -> str:
+        return f"Could not change {self.server!r}: the state store is unavailable ({self.reason}); nothing changed."
+
+
+@dataclass(frozen=True, slots=True)
 class Removed:
     server: str
     tools: tuple[str, ...]
@@ -188,8 +201,8 @@ class NotConfigurable:
 
 
 AddOutcome = (Added | AlreadyActive | DidNotStart | UnknownServer | InvalidSpec | Refused | Declined
-              | CatalogUnavailable | NeedsConfig | NeedsSecrets | InvalidConfig | CannotRun)
-RemoveOutcome = Removed | NotActive
+              | CatalogUnavailable | NeedsConfig | NeedsSecrets | InvalidConfig | CannotRun | NotSaved)
+RemoveOutcome = Removed | NotActive | NotSaved
 ConfigureOutcome = Configured | NotConfigurable | UnknownServer | CatalogUnavailable | InvalidConfig
 
 _KINDS: dict[str, type] = {
@@ -197,7 +210,7 @@ _KINDS: dict[str, type] = {
     "invalid_spec": InvalidSpec, "refused": Refused, "declined": Declined, "catalog_unavailable": CatalogUnavailable,
     "needs_config": NeedsConfig, "needs_secrets": NeedsSecrets, "invalid_config": InvalidConfig,
     "cannot_run": CannotRun, "removed": Removed, "not_active": NotActive, "configured": Configured,
-    "not_configurable": NotConfigurable,
+    "not_configurable": NotConfigurable, "not_saved": NotSaved,
 }
 _KIND_OF = {cls: kind for kind, cls in _KINDS.items()}
 
@@ -241,6 +254,6 @@ def parse(value: Any) -> Any | None:
 __all__ = [
     "AddOutcome", "Added", "AlreadyActive", "CannotRun", "CatalogUnavailable", "ConfigField", "ConfigureOutcome",
     "Configured", "Declined", "DidNotStart", "InvalidConfig", "InvalidSpec", "NeedsConfig", "NeedsSecrets",
-    "NotActive", "NotConfigurable", "Refused", "RemoveOutcome", "Removed", "SecretNeed", "UnknownServer", "data",
+    "NotActive", "NotConfigurable", "NotSaved", "Refused", "RemoveOutcome", "Removed", "SecretNeed", "UnknownServer", "data",
     "kind", "parse",
 ]

@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,7 @@ from meta_mcp.operations.outcomes import (
     Refused,
     NotActive,
     NotConfigurable,
+    NotSaved,
     RemoveOutcome,
     Removed,
     UnknownServer,
@@ -51,9 +53,11 @@ from meta_mcp.operations.outcomes import (
 from meta_mcp.operations.workspace import Workspace
 from meta_mcp.providers.base import Origin
 from meta_mcp.services.catalog.plan import Launch, plan_launch, resolve_secrets
-from meta_mcp.services.state import ServerRecord
+from meta_mcp.services.state import ServerRecord, StateError
 from meta_mcp.settings import Settings
 from meta_mcp.validation import pydantic_problems, schema_problems
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,15 +200,29 @@ async def _plan(ws: Workspace, name: str, config: dict[str, Any], answer: FormAn
     return plan
 
 
-async def _start(ws: Workspace, spec: ServerSpec, record: ServerRecord) -> Added | DidNotStart:
+async def _start(ws: Workspace, spec: ServerSpec, record: ServerRecord) -> Added | DidNotStart | NotSaved:
+    """Start `spec`; keep it only if it got ready and its record was saved (then other replicas are told)."""
     registry = ws.registry
     provider = await registry.add_server(spec)
     if provider.status != "ready":
         reason = provider.last_error or provider.status
         await registry.remove_server(spec.name)
         return DidNotStart(spec.name, reason)
-    await ws.services.state.put_server(ws.name, record)
+    try:
+        await ws.services.state.put_server(ws.name, record)
+    except StateError as exc:
+        await registry.remove_server(spec.name)
+        return NotSaved(spec.name, str(exc))
+    await _announce(ws)
     return Added(spec.name, provider.status, tuple(registry.exposed_tools_of(spec.name)))
+
+
+async def _announce(ws: Workspace) -> None:
+    """Tell other replicas that this workspace's servers changed (they reconcile from the records)."""
+    try:
+        await ws.services.state.publish({"workspace": ws.name, "kind": "servers"})
+    except StateError as exc:  # the record is saved: replicas catch up when the feed is back (resync)
+        logger.warning("workspace %r: could not announce a change to other replicas: %s", ws.name, exc)
 
 
 async def remove_server(ws: Workspace, name: str) -> RemoveOutcome:
@@ -215,8 +233,12 @@ async def remove_server(ws: Workspace, name: str) -> RemoveOutcome:
     if name not in registry.servers:
         return NotActive(name, tuple(sorted(registry.servers)))
     tools = tuple(registry.exposed_tools_of(name))
+    try:
+        await ws.services.state.delete_server(ws.name, name)
+    except StateError as exc:
+        return NotSaved(name, str(exc))
     await registry.remove_server(name)
-    await ws.services.state.delete_server(ws.name, name)
+    await _announce(ws)
     return Removed(name, tools)
 
 

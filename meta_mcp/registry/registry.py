@@ -23,7 +23,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import anyio
@@ -66,6 +66,8 @@ class Registry:
         self._history = SnapshotHistory(self._snapshot)
         self._preloaded = anyio.Event()
         self._preloaded.set()
+        self._pending = 0
+        """Preload batches whose first attempts are not finished yet."""
         self._log_level: str | None = None
 
     # -- what exists -------------------------------------------------------------------------------
@@ -133,18 +135,32 @@ class Registry:
         await self._rebuild_and_notify()
         return provider
 
-    def preload(self, specs: Iterable[ServerSpec]) -> None:
-        """Start `specs` concurrently in the background; lists and lookups wait for their first attempt."""
-        specs = list(specs)
-        if not specs:
-            return
-        done = self._preloaded = anyio.Event()
+    def preload(self, specs: Iterable[ServerSpec] | Callable[[], Awaitable[Iterable[ServerSpec]]]) -> None:
+        """Start `specs` concurrently in the background; lists and lookups wait for their first attempt.
+
+        `specs` may be an async function that produces them (restoring from the state store): waiting
+        starts at once, before it has produced anything. Several batches may be pending at a time."""
+        if not callable(specs):
+            specs = list(specs)
+            if not specs:
+                return
+        if self._pending == 0:
+            self._preloaded = anyio.Event()
+        self._pending += 1
+        done = self._preloaded
 
         async def run() -> None:
-            async with anyio.create_task_group() as tg:
-                for spec in specs:
-                    tg.start_soon(self._add_logged, spec)
-            done.set()
+            try:
+                batch = list(await specs()) if callable(specs) else specs
+                async with anyio.create_task_group() as tg:
+                    for spec in batch:
+                        tg.start_soon(self._add_logged, spec)
+            except Exception:  # a producer that fails must not keep lists waiting
+                logger.exception("workspace %r: restoring servers failed", self.workspace)
+            finally:
+                self._pending -= 1
+                if self._pending == 0:
+                    done.set()
 
         self._pool.task_group.start_soon(run, name="preload")
 

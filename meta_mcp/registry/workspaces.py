@@ -37,10 +37,13 @@ class Workspaces:
     """Registries by workspace name, created on first use, each with the `builtin` provider."""
 
     def __init__(self, settings: Settings, pool: UpstreamPool,
-                 builtin: Callable[[Registry], Provider] | None = None) -> None:
+                 builtin: Callable[[Registry], Provider] | None = None,
+                 on_create: Callable[[Registry], None] | None = None) -> None:
         self.settings = settings
         self.pool = pool
         self._builtin = builtin
+        self._on_create = on_create
+        """Called with each new registry (meta-mcp restores the workspace's servers from its state)."""
         self._registries: OrderedDict[str, Registry] = OrderedDict()
         """Least recently used first."""
 
@@ -65,6 +68,8 @@ class Workspaces:
         if self._builtin is not None:
             registry.add_builtin(self._builtin(registry))
         self._registries[name] = registry
+        if self._on_create is not None:
+            self._on_create(registry)
         return registry
 
     def _evict_idle(self) -> None:

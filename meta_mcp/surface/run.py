@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 import anyio
 
 from meta_mcp.config import ServerSpec
+from meta_mcp.operations.persistence import follow, restore
 from meta_mcp.operations.workspace import Workspace
 from meta_mcp.providers.process import Prespawned
 from meta_mcp.registry.pool import UpstreamPool
@@ -34,6 +35,16 @@ async def running_workspaces(services: Services, preload: list[ServerSpec], pres
     def meta_tools(registry: Registry) -> MetaToolsProvider:
         return MetaToolsProvider(Workspace(registry, services), META_TOOLS)
 
+    owned_by_config = {spec.name for spec in preload}
+
+    def created(registry: Registry) -> None:
+        """A workspace is first used: bring back the servers it added at run time (see persistence)."""
+        ws = Workspace(registry, services)
+        registry.preload(lambda: restore(ws, owned_by_config if registry.workspace == DEFAULT else ()))
+
+    def record_managed(workspace: str, name: str) -> bool:
+        return not (workspace == DEFAULT and name in owned_by_config)
+
     settings = services.settings
     services.state = await open_store(
         settings.state_url, redis_url=settings.redis_url, prefix=settings.state_prefix,
@@ -42,8 +53,10 @@ async def running_workspaces(services: Services, preload: list[ServerSpec], pres
         environ={"XDG_STATE_HOME": str(settings.xdg_state_home or "")})
     async with anyio.create_task_group() as tg:
         pool = UpstreamPool(services.settings, tg, prespawned)
-        workspaces = Workspaces(services.settings, pool, builtin=meta_tools)
+        workspaces = Workspaces(services.settings, pool, builtin=meta_tools, on_create=created)
         workspaces.get(DEFAULT).preload(preload)
+        tg.start_soon(follow, lambda: [Workspace(r, services) for r in workspaces], services.state, record_managed,
+                      name="replicas")
         try:
             yield workspaces
         finally:

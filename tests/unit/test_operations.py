@@ -30,6 +30,7 @@ from meta_mcp.operations.outcomes import (
     NeedsSecrets,
     NotActive,
     NotConfigurable,
+    NotSaved,
     Refused,
     Removed,
     SecretNeed,
@@ -277,6 +278,7 @@ EXAMPLES: dict[str, Any] = {
     "not_active": NotActive("a", ("b",)),
     "configured": Configured("a", ("p", "q"), restarted=True, tools=("a__x",)),
     "not_configurable": NotConfigurable("a"),
+    "not_saved": NotSaved("a", "redis://***@host: connection refused"),
 }
 
 
