@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 DESCRIPTION = """\
@@ -27,7 +28,10 @@ config file (JSON or YAML), the mcpServers format of Claude Desktop / VS Code:
 
 workspaces (HTTP): the X-MCP-Workspace header names a client's workspace (default "default"); each
   workspace has its own active servers; stdio serves one workspace.
-secrets: catalog servers read theirs from meta-mcp's environment or ./.env, by variable name.
+secrets: catalog servers read theirs from meta-mcp's environment or ./.env, by variable name. At start
+  meta-mcp re-executes itself with only non-secret variables in its environment block (servers cannot
+  read secrets from /proc/<pid>/environ; META_MCP_SCRUB_ENV=0 or --no-scrub-env turns that off) and makes
+  itself non-dumpable; META_MCP_ISOLATE_STDIO=1 runs stdio servers under bubblewrap.
 
 environment (also from ./.env): META_MCP_CALL_TIMEOUT, META_MCP_CONNECT_TIMEOUT, META_MCP_LOG_LEVEL,
   META_MCP_WORKSPACE_HEADER, META_MCP_SANDBOX_* (run_code limits), META_MCP_AGENT_* and
@@ -50,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-api", dest="api", action="store_false", default=None,
                        help="HTTP: do not serve the chat API (/chat, /sse/chat, /mcp/find, …) beside /mcp")
     serve.add_argument("--log-level", help="DEBUG, INFO (default), WARNING or ERROR; logs go to stderr")
+    serve.add_argument("--no-scrub-env", dest="scrub_env", action="store_const", const=False,
+                       help="keep secrets in meta-mcp's own environment block (no re-exec at start)")
     from meta_mcp.cli_catalog import add_catalog_parser
 
     add_catalog_parser(sub)
@@ -59,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        return _serve(args)
+        return _serve(args, real_command_line=argv is None)
     if args.command == "catalog":
         from meta_mcp.cli_catalog import run_catalog
 
@@ -67,16 +73,17 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _prespawn(config: Path | None):  # noqa: ANN202 - returns Prespawned; typed lazily to stay import-light
+def _prespawn(config: Path | None, environ: Mapping[str, str]):  # noqa: ANN202 - returns Prespawned; typed lazily
     """Start the config's stdio servers now, before the heavy imports, so their start-up overlaps ours.
 
     Only reads the file and forks: validation happens later, and a process whose entry turns out to
-    be invalid (or that no provider adopts) is killed.
+    be invalid (or that no provider adopts) is killed. Not with META_MCP_ISOLATE_STDIO: early
+    processes would run outside the sandbox.
     """
     from meta_mcp.providers.process import Prespawned
 
     prespawned = Prespawned(os.environ)  # stdio servers inherit the safe part of it; nothing below reads it
-    if config is None or not config.is_file():
+    if config is None or not config.is_file() or _env_flag(environ, "META_MCP_ISOLATE_STDIO", False):
         return prespawned
     try:
         text = config.read_text(encoding="utf-8")
@@ -101,24 +108,197 @@ def _prespawn(config: Path | None):  # noqa: ANN202 - returns Prespawned; typed 
     return prespawned
 
 
-def _serve(args: argparse.Namespace) -> int:
-    prespawned = _prespawn(args.config)
+def _serve(args: argparse.Namespace, *, real_command_line: bool = False) -> int:
+    _set_non_dumpable()
+    environ = _startup_environ(args, real_command_line)
+    prespawned = _prespawn(args.config, environ)
     try:
-        return _serve_with(args, prespawned)
+        return _serve_with(args, prespawned, environ)
     finally:
         prespawned.kill_unclaimed()
 
 
-def _serve_with(args: argparse.Namespace, prespawned) -> int:  # noqa: ANN001
+# -- start-up: keep no secret in our own environment block, and nobody else reads our memory ----------------
+#
+# /proc/<pid>/environ shows the environment a process was *started* with (the original memory block):
+# unsetting variables later does not erase it, and any process of the same user — every stdio server
+# meta-mcp starts — can read it. So `serve` re-executes itself at once with only non-secret variables
+# (`_kept`) in its environment, handing the full environment over in an anonymous in-memory file
+# whose descriptor is named by ENV_FD_VAR; the new process reads and closes it, and builds Settings
+# and Services from that mapping. The same PID, stdin, stdout and stderr carry on, so a host sees one
+# process and its exit code. If the re-exec cannot happen, meta-mcp warns and runs as it is.
+
+ENV_FD_VAR = "META_MCP_ENV_FD"
+_ENV_MAGIC = b"meta-mcp-environ-1\0"
+_PR_SET_DUMPABLE = 4
+_RUNTIME_ENV = ("VIRTUAL_ENV", "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "TZ")
+"""Besides what stdio servers inherit: what the interpreter itself needs to start the same way again
+(plus every PYTHON* variable)."""
+
+
+def _warn(message: str) -> None:
+    print(f"meta-mcp: warning: {message}", file=sys.stderr, flush=True)
+
+
+def _set_non_dumpable() -> None:
+    """PR_SET_DUMPABLE 0: processes of the same user (our stdio servers) can no longer read our
+    /proc/<pid>/environ, mem, maps or fds, nor ptrace us. Linux only; root is not stopped by it."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+            _warn(f"prctl(PR_SET_DUMPABLE, 0) failed: {os.strerror(ctypes.get_errno())}")
+    except (OSError, AttributeError) as exc:
+        _warn(f"cannot make the process non-dumpable: {exc}")
+
+
+def _env_flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    """A boolean setting before Settings exist: the environment, then ./.env, then `default`."""
+    value = environ.get(name)
+    if value is None and Path(".env").is_file():
+        from dotenv import dotenv_values
+
+        value = dotenv_values(".env").get(name)
+    if value is None or not value.strip():
+        return default
+    return value.strip().lower() not in ("0", "false", "no", "off", "f", "n")
+
+
+def _kept(name: str, value: str) -> bool:
+    """Whether a variable may stay in our environment block: what stdio servers inherit, what the
+    interpreter needs, and META_MCP_* settings that are not secrets."""
+    from meta_mcp.providers.process import INHERITED_ENV, INHERITED_PREFIXES
+    from meta_mcp.redaction import looks_secret
+
+    if value.startswith("()"):
+        return False  # a shell function
+    if name in INHERITED_ENV or name.startswith(INHERITED_PREFIXES) or name in _RUNTIME_ENV:
+        return True
+    if name.startswith("PYTHON"):
+        return True
+    return name.startswith("META_MCP_") and not looks_secret(name) and "@" not in value
+
+
+def _startup_environ(args: argparse.Namespace, real_command_line: bool) -> Mapping[str, str]:
+    """The environment meta-mcp was started with. On first start (a real command line, scrubbing on,
+    something to scrub) this re-executes the process and does not return; in the re-executed process
+    it returns the environment handed over."""
+    marker = os.environ.pop(ENV_FD_VAR, None)
+    if marker is not None:
+        handed = _read_handed_over(marker)
+        if handed is not None:
+            return handed
+        _warn(f"{ENV_FD_VAR} does not name meta-mcp's environment hand-over; using the process environment")
+        return os.environ
+    if os.name != "posix" or not real_command_line or args.scrub_env is False or not _env_flag(
+            os.environ, "META_MCP_SCRUB_ENV", True):
+        return os.environ
+    if all(_kept(k, v) for k, v in os.environ.items()):
+        return os.environ
+    _reexec_scrubbed()  # returns only when the re-exec failed
+    return os.environ
+
+
+def _reexec_scrubbed() -> None:
+    fd = -1
+    try:
+        if not sys.executable or not hasattr(os, "execve"):
+            raise OSError("no interpreter path to re-execute")
+        fd = _anonymous_file(_ENV_MAGIC + b"".join(k + b"=" + v + b"\0" for k, v in os.environb.items()))
+        os.set_inheritable(fd, True)
+        kept = {k: v for k, v in os.environb.items() if _kept(os.fsdecode(k), os.fsdecode(v))}
+        kept[ENV_FD_VAR.encode()] = str(fd).encode()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(sys.executable, sys.orig_argv, kept)
+    except (OSError, ValueError) as exc:
+        if fd >= 0:
+            os.close(fd)
+        _warn(f"could not re-execute with a scrubbed environment ({exc}); secrets in meta-mcp's environment "
+              "stay readable in /proc/<pid>/environ by processes allowed to read it")
+
+
+def _anonymous_file(data: bytes) -> int:
+    """A descriptor of a file with `data`, positioned at 0, with no name anywhere (memfd, else an
+    unlinked temporary file)."""
+    try:
+        fd = os.memfd_create("meta-mcp-environ", 0)
+    except (AttributeError, OSError):
+        import tempfile
+
+        with tempfile.TemporaryFile() as tmp:  # unlinked at creation; the dup outlives the with
+            fd = os.dup(tmp.fileno())
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.lseek(fd, 0, os.SEEK_SET)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _read_handed_over(marker: str) -> dict[str, str] | None:
+    """The environment our previous image wrote to descriptor `marker`, which is then closed; None if
+    the descriptor is not such a hand-over (it is then left alone)."""
+    import stat
+
+    try:
+        fd = int(marker)
+        if fd <= 2 or not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        os.lseek(fd, 0, os.SEEK_SET)
+        if os.read(fd, len(_ENV_MAGIC)) != _ENV_MAGIC:
+            return None
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+        os.close(fd)
+    except (ValueError, OSError):
+        return None
+    environ = {}
+    for item in b"".join(chunks).split(b"\0"):
+        name, sep, value = item.partition(b"=")
+        if sep and name:
+            environ[os.fsdecode(name)] = os.fsdecode(value)
+    return environ
+
+
+def _settings(environ: Mapping[str, str], overrides: dict):  # noqa: ANN202 - returns Settings; imported lazily
+    """Settings read from `environ` (the environment handed over) instead of the process environment,
+    then `.env` and `overrides`, with the precedence Settings documents."""
+    from pydantic_settings import EnvSettingsSource
+    from pydantic_settings.sources.utils import parse_env_vars
+
+    from meta_mcp.settings import Settings
+
+    class FromMapping(EnvSettingsSource):
+        def _load_env_vars(self):  # pydantic-settings' hook for where variables come from
+            return parse_env_vars(environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+    class HandedOver(Settings, title="Settings"):  # the title names it in validation errors
+        @classmethod
+        def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                       file_secret_settings):
+            return init_settings, FromMapping(settings_cls), dotenv_settings, file_secret_settings
+
+    built = HandedOver(**overrides)
+    return Settings.model_construct(_fields_set=built.model_fields_set, **dict(built))
+
+
+def _serve_with(args: argparse.Namespace, prespawned, environ: Mapping[str, str]) -> int:  # noqa: ANN001
     import anyio
     from pydantic import ValidationError
 
     from meta_mcp.config import ConfigError, load_config
-    from meta_mcp.settings import Settings
 
     overrides = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
     try:
-        settings = Settings(**overrides)
+        settings = _settings(environ, overrides)
     except ValidationError as exc:
         print(f"meta-mcp: invalid setting: {exc}", file=sys.stderr)
         return 2
@@ -146,8 +326,9 @@ def _serve_with(args: argparse.Namespace, prespawned) -> int:  # noqa: ANN001
     from meta_mcp.services import Services
     from meta_mcp.surface.run import serve_http, serve_stdio
 
-    # The one place the process environment is read for secrets; nothing below the CLI reads it.
-    services = Services.from_settings(settings, os.environ, redactor=redactor)
+    # The one place the environment is read for secrets (the one handed over at start-up when meta-mcp
+    # scrubbed its own); nothing below the CLI reads it.
+    services = Services.from_settings(settings, environ, redactor=redactor)
     serve = serve_http if settings.transport == "http" else serve_stdio
     try:
         anyio.run(serve, services, preload, prespawned)

@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import threading
@@ -83,6 +82,10 @@ class Redactor:
 
 def hash_session_ids(text: str) -> str:
     """HTTP session ids in `text` replaced by `#` and 8 hex digits of their SHA-256."""
+    if not _SESSION_ID.search(text):
+        return text
+    import hashlib  # here, not at import: the CLI imports this module before it re-executes itself
+
     return _SESSION_ID.sub(lambda m: m.group(1) + "#" + hashlib.sha256(m.group(2).encode()).hexdigest()[:8], text)
 
 
