@@ -363,3 +363,12 @@ def test_isolation_hides_env_and_config_and_keeps_the_cwd_read_only(bwrap: str, 
     out = run(isolate_cwd_writable=True)
     assert "WROTE-CWD" in out and (work / "here").exists(), out
     assert not scratch.exists()  # the server's /tmp was its own
+
+
+@pytest.mark.anyio
+async def test_an_mcp_server_speaks_through_the_sandbox(bwrap: str) -> None:
+    """The wrapped argv is a working stdio transport: a real upstream answers through bwrap."""
+    argv = _isolated([sys.executable, str(REPO / "tests" / "upstreams" / "echo.py")], REPO)
+    assert argv[0] == bwrap and "--unshare-pid" in argv
+    async with make_client(StdioServerParameters(command=argv[0], args=argv[1:], cwd=str(REPO)), "legacy") as client:
+        assert text_of(await client.call_tool("echo", {"text": "through bwrap"})) == "through bwrap"
