@@ -54,8 +54,13 @@ class RawStdio:
     async def send(self, message: dict[str, Any]) -> None:
         await self.send_raw(json.dumps(message).encode() + b"\n")
 
+    def peak_rss(self) -> int:
+        """meta-mcp's peak resident set size so far (VmHWM), in bytes."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+
     async def _read_line(self) -> dict[str, Any]:
-        line = await self._out.receive_until(b"\n", 16 * 1024 * 1024)
+        line = await self._out.receive_until(b"\n", 64 * 1024 * 1024)
         self.lines.append(line)
         try:
             msg = json.loads(line)
@@ -110,7 +115,9 @@ class RawStdio:
 
 
 @asynccontextmanager
-async def raw_meta(servers: dict[str, Any], log_level: str = "INFO") -> AsyncIterator[RawStdio]:
+async def raw_meta(servers: dict[str, Any], log_level: str = "INFO", env: dict[str, str] | None = None
+                   ) -> AsyncIterator[RawStdio]:
+    """meta-mcp over stdio with `servers`; `env` adds to its environment (META_MCP_* settings)."""
     config = temp_config(servers)
     stderr = tempfile.NamedTemporaryFile(prefix="meta-mcp-raw-", suffix=".stderr", delete=False)
     proc = await anyio.open_process(
@@ -120,6 +127,7 @@ async def raw_meta(servers: dict[str, Any], log_level: str = "INFO") -> AsyncIte
         stderr=stderr,
         cwd=REPO,
         start_new_session=True,
+        env={**os.environ, **(env or {})},
     )
     raw = RawStdio(proc, stderr.name)
     try:
@@ -259,3 +267,32 @@ async def test_stdout_carries_only_jsonrpc_even_at_debug_level() -> None:
         with anyio.fail_after(15):
             code = await raw.proc.wait()
         assert code == 0, f"exit code {code} after EOF on stdin\n{raw.stderr_text()[-2000:]}"
+
+
+async def test_requests_with_invalid_ids_batches_and_bad_members_are_answered() -> None:
+    """Regression (issue 9): a request whose id is not a string or an integer was read as a notification
+    and never answered — the client waited forever. JSON-RPC: -32600 with id null."""
+    async with raw_meta(SERVERS) as raw:
+        await raw.initialize()
+        next_id = await _wait_rich_ready(raw, 100)
+        for bad_id in ('{"x": 1}', "true", "1.5", "[1]", "null", "123456789012345678901234567890"):
+            await raw.send_raw(b'{"jsonrpc": "2.0", "id": %s, "method": "ping"}\n' % bad_id.encode())
+            err = _error(resp := await raw.next_response(what=f"id {bad_id}"))
+            assert err["code"] == -32600 and resp["id"] is None and "id must be" in err["message"], resp
+
+        await raw.send_raw(b'[{"jsonrpc": "2.0", "id": 1, "method": "ping"}]\n')
+        err = _error(resp := await raw.next_response(what="a batch"))
+        assert err["code"] == -32600 and resp["id"] is None and "batch" in err["message"], resp
+
+        await raw.send_raw(b'{"jsonrpc": "1.0", "id": 11, "method": "ping"}\n')
+        err = _error(resp := await raw.next_response(what='jsonrpc "1.0"'))
+        assert err["code"] == -32600 and resp["id"] == 11 and "jsonrpc" in err["message"], resp
+
+        for params in ("3", '"text"', "[1, 2]"):
+            await raw.send_raw(b'{"jsonrpc": "2.0", "id": 12, "method": "ping", "params": %s}\n' % params.encode())
+            err = _error(resp := await raw.next_response(what=f"params {params}"))
+            assert err["code"] == -32602 and resp["id"] == 12 and "params" in err["message"], resp
+
+        resp = await raw.request(2**63 - 1, "ping")  # the largest id accepted is answered as usual
+        assert resp["result"] == {}, resp
+        await _assert_still_serving(raw, next_id)

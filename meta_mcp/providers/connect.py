@@ -1,48 +1,55 @@
 """Client transports for an upstream `ServerSpec`: stdio process, streamable HTTP or legacy SSE.
 
-Every transport is wrapped so the provider learns the moment the upstream's stream ends (a stdio
-process exiting, a connection dropping) instead of discovering it on the next call.
+Every transport is wrapped (`_UpstreamReadStream`) so that
+- the provider learns the moment the upstream's stream ends (a stdio process exiting, a connection
+  dropping), and why when the transport knows (`on_end`), instead of discovering it on the next call;
+- what the upstream sends is bounded by `max_upstream_message_bytes` (a `MessageLimit`), in size and
+  in JSON elements, before anything is parsed: stdio lines in `process.pipe_transport`; HTTP response
+  bodies and each server-sent event in `_limited_http_client`. A stdio line or an event over it ends
+  the connection with that reason (it is restarted); a JSON body over it fails its request.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from meta_mcp.config import ServerSpec
-from meta_mcp.providers.process import Prespawned, pipe_transport, spawn
+from meta_mcp.pipes import MessageLimit, MessageTooLarge
+from meta_mcp.providers.process import Prespawned, pipe_transport
 
 
-class _WatchedReadStream:
-    """A read stream that calls `on_eof` once when the wrapped stream ends or is closed."""
+class _UpstreamReadStream:
+    """The read stream of an upstream connection: calls `on_end(None)` when it ends or is closed."""
 
-    def __init__(self, inner: Any, on_eof: Callable[[], None]) -> None:
+    def __init__(self, inner: Any, on_end: Callable[[str | None], None]) -> None:
         self._inner = inner
-        self._on_eof = on_eof
+        self._on_end = on_end
 
     async def receive(self) -> Any:
         try:
             return await self._inner.receive()
         except Exception:
-            self._on_eof()
+            self._on_end(None)
             raise
 
     async def aclose(self) -> None:
-        self._on_eof()
+        self._on_end(None)
         await self._inner.aclose()
 
-    def __aiter__(self) -> _WatchedReadStream:
+    def __aiter__(self) -> _UpstreamReadStream:
         return self
 
     async def __anext__(self) -> Any:
         try:
             return await self._inner.__anext__()
         except StopAsyncIteration:
-            self._on_eof()
+            self._on_end(None)
             raise
 
-    async def __aenter__(self) -> _WatchedReadStream:
+    async def __aenter__(self) -> _UpstreamReadStream:
         await self._inner.__aenter__()
         return self
 
@@ -50,24 +57,80 @@ class _WatchedReadStream:
         try:
             return await self._inner.__aexit__(*exc)
         finally:
-            self._on_eof()
+            self._on_end(None)
 
     def __getattr__(self, name: str) -> Any:  # e.g. `last_context`, read by the dispatcher
         return getattr(self._inner, name)
 
 
-def _raw_transport(spec: ServerSpec, *, connect_timeout: float, prespawned: Prespawned | None) -> Any:
+_EVENT_END = re.compile(rb"(?>\r\n|\r|\n)(?>\r\n|\r|\n)")
+"""The blank line that ends a server-sent event (atomic groups: a lone CRLF is one line end, not two)."""
+
+
+def _limited_http_client(limit: MessageLimit, on_end: Callable[[str | None], None], **kwargs: Any) -> Any:
+    """An `httpx2.AsyncClient` whose response bodies are checked against `limit` as they arrive.
+
+    An event hook wraps every response's byte stream, whatever transport or proxy served it: a JSON
+    body is checked whole, an event stream one event at a time, each before the SDK parses it.
+    """
+    import httpx2
+
+    class LimitedBody(httpx2.AsyncByteStream):
+        def __init__(self, inner: Any, events: bool) -> None:
+            self._inner = inner
+            self._events = events
+
+        def _refuse(self, exc: MessageTooLarge) -> Exception:
+            if self._events:  # the SDK fails the request with "SSE stream failed: …"; we restart, saying why
+                on_end(f"sent {exc}")
+                return httpx2.SSEError(f"meta-mcp refused {exc}")
+            return httpx2.StreamError(f"meta-mcp refused {exc}")  # the SDK answers the request with it
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            pending = bytearray()  # the message arriving: the whole body, or the current event
+            async for chunk in self._inner:
+                scan_from = max(len(pending) - 3, 0)
+                pending += chunk
+                try:
+                    while self._events and (end := _EVENT_END.search(pending, scan_from)) is not None:
+                        limit.check(pending[:end.end()])
+                        del pending[:end.end()]
+                        scan_from = 0
+                    if len(pending) > limit.max_bytes:
+                        raise limit.too_long()
+                except MessageTooLarge as exc:
+                    raise self._refuse(exc) from None
+                yield chunk
+            if not self._events:
+                try:
+                    limit.check(pending)
+                except MessageTooLarge as exc:
+                    raise self._refuse(exc) from None
+
+        async def aclose(self) -> None:
+            await self._inner.aclose()
+
+    async def limit_body(response: Any) -> None:
+        events = response.headers.get("content-type", "").lower().startswith("text/event-stream")
+        response.stream = LimitedBody(response.stream, events)
+
+    return httpx2.AsyncClient(event_hooks={"response": [limit_body]}, **kwargs)
+
+
+def _raw_transport(spec: ServerSpec, *, connect_timeout: float, launcher: Prespawned, limit: MessageLimit,
+                   on_end: Callable[[str | None], None]) -> Any:
     if spec.transport == "stdio":
         assert spec.command is not None
-        key = Prespawned.key(spec.command, spec.args, spec.env, spec.cwd)
-        proc = prespawned.claim(key) if prespawned is not None else None
-        environ = prespawned.environ if prespawned is not None else {}  # nothing below the CLI reads os.environ
-        return pipe_transport(proc or spawn([spec.command, *spec.args], spec.env, spec.cwd, environ))
+        return pipe_transport(launcher.launch(spec.command, spec.args, spec.env, spec.cwd), limit, on_end)
     assert spec.url is not None
     if spec.transport == "sse":
         from mcp.client.sse import sse_client
 
-        return sse_client(spec.url, headers=spec.headers or None, timeout=connect_timeout)
+        def sse_http_client(headers: Any = None, timeout: Any = None, auth: Any = None) -> Any:
+            return _limited_http_client(limit, on_end, headers=headers, timeout=timeout, auth=auth)
+
+        return sse_client(spec.url, headers=spec.headers or None, timeout=connect_timeout,
+                          httpx_client_factory=sse_http_client)
     import httpx2
     from mcp.client.streamable_http import streamable_http_client
 
@@ -75,8 +138,11 @@ def _raw_transport(spec: ServerSpec, *, connect_timeout: float, prespawned: Pres
     # Keep-alive for as many connections as concurrent calls: httpx's default of 20 makes every call
     # beyond 20 in flight open a new TCP connection to the upstream.
     limits = httpx2.Limits(max_connections=256, max_keepalive_connections=256, keepalive_expiry=30)
-    http = httpx2.AsyncClient(headers=spec.headers, timeout=httpx2.Timeout(connect_timeout, read=None), limits=limits)
-    return _owning(streamable_http_client(spec.url, http_client=http), http)
+    http = _limited_http_client(limit, on_end, headers=spec.headers, limits=limits,
+                                timeout=httpx2.Timeout(connect_timeout, read=None))
+    # The SDK's own cap on one event (1 MiB by default) becomes ours; LimitedBody checks it first.
+    transport = streamable_http_client(spec.url, http_client=http, max_sse_event_size=limit.max_bytes + 1024)
+    return _owning(transport, http)
 
 
 @asynccontextmanager
@@ -86,11 +152,14 @@ async def _owning(transport: Any, http: Any) -> AsyncIterator[Any]:
 
 
 @asynccontextmanager
-async def open_transport(spec: ServerSpec, *, on_eof: Callable[[], None], connect_timeout: float,
-                         prespawned: Prespawned | None = None) -> AsyncIterator[Any]:
-    """Open the transport for `spec`, yielding (read, write) streams whose end calls `on_eof`.
+async def open_transport(spec: ServerSpec, *, on_end: Callable[[str | None], None], connect_timeout: float,
+                         limit: MessageLimit, launcher: Prespawned) -> AsyncIterator[Any]:
+    """Open the transport for `spec`, yielding (read, write) streams whose end calls `on_end`.
 
-    A stdio server adopts its process from `prespawned` when the CLI started it ahead of time.
+    `on_end(reason)` may be called more than once: with what the transport knows ("exited with code
+    3; …", "sent a message of … bytes, over …"), then with None as the stream ends. A stdio server
+    is started by `launcher`, which adopts a process the CLI started ahead of time.
     """
-    async with _raw_transport(spec, connect_timeout=connect_timeout, prespawned=prespawned) as (read, write):
-        yield _WatchedReadStream(read, on_eof), write
+    async with _raw_transport(spec, connect_timeout=connect_timeout, launcher=launcher, limit=limit,
+                              on_end=on_end) as (read, write):
+        yield _UpstreamReadStream(read, on_end), write

@@ -2,32 +2,38 @@
 
 Why not the SDK's `stdio_client`: meta-mcp's cold start is its own import time plus the upstream's.
 To overlap the two, the CLI spawns configured stdio servers before it imports anything heavy
-(`prespawn`, stdlib only) and the provider later adopts the running process. That needs a transport
-over an existing `subprocess.Popen`, which the SDK does not offer; `pipe_transport` is that
-transport (newline-delimited JSON-RPC over the child's stdin/stdout, stderr inherited), used for
-every stdio upstream so there is one code path. Shutdown follows the spec: close stdin, wait,
-then SIGTERM and SIGKILL the child's process group.
+(`Prespawned.start`, stdlib only) and the provider later adopts the running process
+(`Prespawned.launch`). That needs a transport over an existing process, which the SDK does not
+offer; `pipe_transport` is that transport (newline-delimited JSON-RPC over the child's stdin/stdout,
+stderr inherited), used for every stdio upstream so there is one code path. Shutdown follows the
+spec: close stdin, wait, then SIGTERM and SIGKILL the child's process group.
 
-The environment a child inherits is a safe subset of the one the CLI passes in (`Prespawned(environ)`);
-nothing here reads `os.environ`.
+Every line the server writes is bounded by a `MessageLimit` (`max_upstream_message_bytes`): a line
+over it, in size or in JSON elements, ends the connection with that reason (the supervisor restarts
+the server), before anything is parsed.
+
+The environment a child inherits (`child_env`) is a safe subset of the one the CLI passes in
+(`Prespawned(environ)`); nothing here reads `os.environ`.
 
 Example:
-    proc = spawn(["uvx", "mcp-server-time"], env={}, cwd=None, environ=os.environ)
-    async with pipe_transport(proc) as (read, write):
+    launcher = Prespawned(os.environ)                      # in the CLI
+    proc = launcher.launch("uvx", ["mcp-server-time"], env={}, cwd=None)
+    async with pipe_transport(proc, limit, on_end=print) as (read, write):
         ...
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
-from meta_mcp.pipes import pipe_streams
+from meta_mcp.pipes import MessageLimit, MessageTooLarge, id_problem, pipe_streams, read_line
 
 INHERITED_ENV = (
     "HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "LC_ALL", "TMPDIR",
@@ -45,6 +51,8 @@ The SDK's safe set (`get_default_environment`) plus locale, network trust/proxy 
 package managers' own configuration (uv, pip, npm), which `uvx` / `npx` launches need. Anything else
 in meta-mcp's environment — API keys above all — does not leak into every server it starts; a server
 gets its secrets only through its own `env` (catalog entries: the secrets they declare)."""
+
+logger = logging.getLogger(__name__)
 
 _EXIT_GRACE = 2.0
 
@@ -68,14 +76,13 @@ def spawn(argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None, e
 
 
 class Prespawned:
-    """Processes started before the event loop, claimed once by the provider whose launch matches.
-
-    `environ` is meta-mcp's environment as the CLI read it; children inherit its safe part (`child_env`).
-    """
+    """Starts stdio servers with the environment it was given: ahead of time (`start`, before the event
+    loop, from the CLI) or when a provider needs one (`launch`, which adopts a matching early one)."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
-        self._procs: dict[tuple[Any, ...], subprocess.Popen[bytes]] = {}
+        """meta-mcp's environment, of which children inherit the safe part (`child_env`)."""
+        self._children: dict[tuple[Any, ...], subprocess.Popen[bytes]] = {}
 
     @staticmethod
     def key(command: str, args: Sequence[str], env: Mapping[str, str] | None, cwd: str | None) -> tuple[Any, ...]:
@@ -83,24 +90,25 @@ class Prespawned:
 
     def start(self, command: str, args: Sequence[str], env: Mapping[str, str] | None, cwd: str | None) -> None:
         key = self.key(command, args, env, cwd)
-        if key in self._procs:
+        if key in self._children:
             return
         try:
-            self._procs[key] = spawn([command, *args], env, cwd, self.environ)
+            self._children[key] = spawn([command, *args], env, cwd, self.environ)
         except OSError:
             pass  # the provider spawns again and reports the error with the server's name
 
-    def claim(self, key: tuple[Any, ...]) -> subprocess.Popen[bytes] | None:
-        """The still-running process for `key`, handed over once; None if there is none."""
-        proc = self._procs.pop(key, None)
-        if proc is not None and proc.poll() is not None:
-            return None
-        return proc
+    def launch(self, command: str, args: Sequence[str], env: Mapping[str, str] | None, cwd: str | None
+               ) -> subprocess.Popen[bytes]:
+        """The still-running early process for this launch (handed over once), else a new one."""
+        proc = self._children.pop(self.key(command, args, env, cwd), None)
+        if proc is not None and proc.poll() is None:
+            return proc
+        return spawn([command, *args], env, cwd, self.environ)
 
     def kill_unclaimed(self) -> None:
-        for proc in self._procs.values():
+        for proc in self._children.values():
             _signal_group(proc, signal.SIGKILL)
-        self._procs.clear()
+        self._children.clear()
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
@@ -109,16 +117,19 @@ def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
 
 
 @asynccontextmanager
-async def pipe_transport(proc: subprocess.Popen[bytes]) -> AsyncIterator[tuple[Any, Any]]:
-    """Client transport streams over a child's stdin/stdout; stops the child on exit."""
-    import asyncio
+async def pipe_transport(proc: subprocess.Popen[bytes], limit: MessageLimit, on_end: Callable[[str], None]
+                         ) -> AsyncIterator[tuple[Any, Any]]:
+    """Client transport streams over a child's stdin/stdout; stops the child on exit.
 
+    When the child writes a line over `limit`, `on_end` gets the reason before the read stream closes,
+    and so before any call in flight learns of it.
+    """
     import anyio
     import mcp_types as types
     from mcp.shared.message import SessionMessage
 
     assert proc.stdin is not None and proc.stdout is not None
-    reader, writer, _ = await pipe_streams(proc.stdout, proc.stdin)
+    reader, writer, _ = await pipe_streams(proc.stdout, proc.stdin, limit.max_bytes)
 
     read_send, read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](0)
@@ -127,22 +138,29 @@ async def pipe_transport(proc: subprocess.Popen[bytes]) -> AsyncIterator[tuple[A
         async with read_send:
             while True:
                 try:
-                    line = await reader.readline()
-                except (ValueError, asyncio.LimitOverrunError) as exc:  # a line past the limit
-                    await read_send.send(exc)
+                    line = await read_line(reader, limit)
+                    if not line:
+                        return  # EOF: the process exited or closed stdout
+                    if not line.strip():
+                        continue
+                    limit.check(line)
+                except MessageTooLarge as exc:
+                    on_end(f"sent {exc}")
                     return
-                if not line:
-                    return  # EOF: the process exited or closed stdout
-                if not line.strip():
-                    continue
+                answer = None  # for the server itself: its request had an id meta-mcp cannot answer to
                 try:
-                    item: SessionMessage | Exception = SessionMessage(
-                        types.jsonrpc_message_adapter.validate_json(line, by_name=False)
-                    )
+                    message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+                    item: SessionMessage | Exception = SessionMessage(message)
                 except ValueError as exc:
                     item = exc
+                else:
+                    if (problem := id_problem(message, line)) is not None:  # answered here: it needs the line
+                        logger.warning("stdio server %s (pid %d) sent a request with a bad id: %s",
+                                       proc.args[0] if isinstance(proc.args, list) else proc.args, proc.pid, problem)
+                        error = types.ErrorData(code=types.INVALID_REQUEST, message=f"Invalid Request: {problem}")
+                        answer = SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=None, error=error))
                 try:
-                    await read_send.send(item)
+                    await (write_send.send(answer) if answer is not None else read_send.send(item))
                 except (anyio.ClosedResourceError, anyio.BrokenResourceError):
                     return
 

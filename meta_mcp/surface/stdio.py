@@ -1,23 +1,32 @@
-"""stdio transport: the SDK's, fed by event-loop pipes, with answers for malformed input.
+"""stdio transport for the server side: event-loop pipes, bounded messages, and answers for bad input.
 
-Two changes to `mcp.server.stdio.stdio_server`:
+Why not the SDK's `mcp.server.stdio.stdio_server`:
 - Pipes instead of threads. Given no streams, the SDK reads stdin and writes stdout through
   `anyio.wrap_file`, one worker-thread hand-off per line read, write and flush — profiled at ~18 %
   of meta-mcp's CPU per proxied call. When stdin and stdout are pipes, sockets or terminals (always,
-  under a host), we give it asyncio pipe streams instead. Like the SDK's own claim, the real fds are
-  kept privately and fd 0 / fd 1 are pointed at /dev/null and stderr while serving, so stray output
-  of anything in the process cannot corrupt the protocol; they are restored on exit.
+  under a host), we read and write them with asyncio pipe streams instead (a worker thread only when
+  they are regular files). Like the SDK, the real fds are kept privately and fd 0 / fd 1 are pointed
+  at /dev/null and stderr while serving, so stray output of anything in the process cannot corrupt
+  the protocol; they are restored on exit.
+- Bounded input. Every line is checked against `max_message_bytes` — its size and its number of JSON
+  containers and elements (see `meta_mcp.pipes`) — before it is parsed, so no single client message
+  can make meta-mcp decode gigabytes of objects.
 - Answers for malformed input. The SDK hands a line it cannot parse to the dispatcher as an
-  exception, which drops it silently; a client that sent garbage then waits forever. We answer as
-  JSON-RPC 2.0 says: `-32700 Parse error` (id null) for a line that is not JSON, `-32600 Invalid
-  Request` (with the request's id when one can be read) for JSON that is not a JSON-RPC message.
-  The line is then skipped; the server keeps serving.
+  exception, which drops it silently, and it reads a request whose `id` is not a string or an integer
+  as a notification, which is never answered; a client then waits forever. We answer as JSON-RPC 2.0
+  says (`error_for`): `-32700 Parse error` (id null) for a line that is not JSON, `-32600 Invalid
+  Request` for JSON that is not a JSON-RPC 2.0 message (with the request's id when it is a valid one,
+  else id null: a batch, a bad `jsonrpc`, `method` or `id`), `-32602 Invalid params` when only the
+  params are wrong, and `-32700` naming the limit (id null) for a line refused before parsing. The
+  line is then skipped; the server keeps serving.
+
+Example:
+    async with answering_stdio_server(MessageLimit(settings.max_message_bytes, "max_message_bytes")) as (r, w):
+        await server.run(r, w, server.create_initialization_options())
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import os
 import stat
@@ -25,119 +34,88 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
-from mcp.server.stdio import stdio_server
+import anyio
 from mcp.shared.message import SessionMessage
-from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
+from mcp_types import (
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    ErrorData,
+    JSONRPCError,
+    jsonrpc_message_adapter,
+)
 from pydantic import ValidationError
 
-from meta_mcp.pipes import LINE_LIMIT, pipe_streams
+from meta_mcp.pipes import MessageLimit, MessageTooLarge, id_problem, pipe_streams, read_line, rejection
 
 logger = logging.getLogger(__name__)
 
 
-def error_for(exc: Exception) -> JSONRPCError:
-    """The JSON-RPC error answering an unparseable inbound line."""
-    if isinstance(exc, ValidationError):
-        errors = exc.errors()
-        if errors and errors[0]["type"] == "json_invalid":
-            return JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(code=PARSE_ERROR, message="Parse error"))
-        request_id = None
-        for err in errors:
-            candidate = err.get("input")
-            if isinstance(candidate, dict) and isinstance(candidate.get("id"), str | int):
-                request_id = candidate["id"]
-                break
-        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:3])
-        return JSONRPCError(
-            jsonrpc="2.0", id=request_id,
-            error=ErrorData(code=INVALID_REQUEST, message=f"Invalid Request: not a JSON-RPC 2.0 message ({detail})"),
-        )
-    if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
-        return JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(code=PARSE_ERROR, message="Parse error"))
-    return JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(code=INVALID_REQUEST, message="Invalid Request"))
+def _invalid(request_id: str | int | None, message: str, code: int = INVALID_REQUEST) -> JSONRPCError:
+    return JSONRPCError(jsonrpc="2.0", id=request_id, error=ErrorData(code=code, message=message))
 
 
-class _AnsweringReadStream:
-    """Passes messages through; answers and skips the exceptions the transport yields for bad lines."""
-
-    def __init__(self, inner: Any, write: Any) -> None:
-        self._inner = inner
-        self._write = write
-
-    async def _answer(self, exc: Exception) -> None:
-        logger.warning("malformed input on stdin: %s", type(exc).__name__)
-        await self._write.send(SessionMessage(error_for(exc)))
-
-    async def receive(self) -> Any:
-        while isinstance(item := await self._inner.receive(), Exception):
-            await self._answer(item)
-        return item
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    def __aiter__(self) -> _AnsweringReadStream:
-        return self
-
-    async def __anext__(self) -> Any:
-        while isinstance(item := await self._inner.__anext__(), Exception):
-            await self._answer(item)
-        return item
-
-    async def __aenter__(self) -> _AnsweringReadStream:
-        await self._inner.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc: Any) -> bool | None:
-        return await self._inner.__aexit__(*exc)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+def error_for(exc: ValidationError) -> JSONRPCError:
+    """The JSON-RPC error answering an inbound line that is not a valid JSON-RPC message."""
+    rejected = rejection(exc.errors())
+    return _invalid(rejected.id, rejected.message, rejected.code)
 
 
-_OVERSIZED = "<line too long>\n"
-"""Stands in for a dropped over-long line: not JSON, so the client gets a Parse error for it."""
+def _refused(exc: MessageTooLarge) -> JSONRPCError:
+    """The answer to a line refused before parsing: a Parse error (the line was not read as JSON) naming the limit."""
+    return _invalid(None, f"Parse error: meta-mcp refused {exc}", PARSE_ERROR)
 
 
-class _PipeLines:
-    """Lines of text from an asyncio pipe: what the SDK's stdio server iterates for input."""
-
-    def __init__(self, reader: asyncio.StreamReader) -> None:
-        self._reader = reader
-
-    def __aiter__(self) -> _PipeLines:
-        return self
-
-    async def __anext__(self) -> str:
-        try:
-            line = await self._reader.readline()
-        except ValueError as exc:  # a line over LINE_LIMIT: drop all of it, answer, don't die
-            # asyncio drops what it has read; if the newline had not arrived yet, the line's tail
-            # is still to come ("Separator is not found" in the message) and is skipped as well.
-            while "not found" in str(exc):
-                try:
-                    await self._reader.readline()
-                    break
-                except ValueError as more:
-                    exc = more
-            logger.warning("dropped an input line longer than %d bytes", LINE_LIMIT)
-            return _OVERSIZED
-        if not line:
-            raise StopAsyncIteration
-        return line.decode("utf-8", "replace")
+def decode(line: bytes, limit: MessageLimit) -> SessionMessage | JSONRPCError:
+    """One inbound line as a message, or the error that answers it (see the module docstring)."""
+    try:
+        limit.check(line)
+        message = jsonrpc_message_adapter.validate_json(line, by_name=False)
+    except MessageTooLarge as exc:
+        return _refused(exc)
+    except ValidationError as exc:
+        return error_for(exc)
+    if (problem := id_problem(message, line)) is not None:
+        return _invalid(None, f"Invalid Request: {problem}")
+    return SessionMessage(message)
 
 
-class _PipeWriter:
-    """Text to an asyncio pipe: what the SDK's stdio server writes and flushes."""
+class _PipeWire:
+    """Lines in and out over asyncio pipe streams."""
 
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self._writer = writer
+    def __init__(self, reader: Any, writer: Any, limit: MessageLimit) -> None:
+        self._reader, self._writer, self._limit = reader, writer, limit
 
-    async def write(self, text: str) -> None:
-        self._writer.write(text.encode())
+    async def read(self) -> bytes:
+        return await read_line(self._reader, self._limit)
 
-    async def flush(self) -> None:
+    async def write(self, data: bytes) -> None:
+        self._writer.write(data)
         await self._writer.drain()
+
+
+class _FileWire:
+    """Lines in and out over regular files (stdin or stdout redirected to one): a worker thread per line."""
+
+    def __init__(self, read_file: Any, write_file: Any, limit: MessageLimit) -> None:
+        self._in, self._out, self._limit = read_file, write_file, limit
+
+    def _read_blocking(self) -> bytes:
+        line = self._in.readline(self._limit.max_bytes + 1)
+        if len(line) <= self._limit.max_bytes or line.endswith(b"\n"):
+            return line
+        while (rest := self._in.readline(1 << 20)) and not rest.endswith(b"\n"):
+            pass  # skip the rest of the over-long line
+        raise self._limit.too_long()
+
+    async def read(self) -> bytes:
+        return await anyio.to_thread.run_sync(self._read_blocking)
+
+    def _write_blocking(self, data: bytes) -> None:
+        self._out.write(data)
+        self._out.flush()
+
+    async def write(self, data: bytes) -> None:
+        await anyio.to_thread.run_sync(self._write_blocking, data)
 
 
 def _is_stream(fd: int) -> bool:
@@ -146,31 +124,34 @@ def _is_stream(fd: int) -> bool:
 
 
 @asynccontextmanager
-async def _event_loop_pipes() -> AsyncIterator[tuple[Any, Any] | None]:
-    """(stdin lines, stdout writer) over private copies of fd 0 and 1, or None if they are not pipes."""
-    try:
-        if not (_is_stream(0) and _is_stream(1)):
-            yield None
-            return
-    except OSError:
-        yield None
-        return
+async def _claimed_stdio(limit: MessageLimit) -> AsyncIterator[_PipeWire | _FileWire]:
+    """The wire over private copies of fd 0 and 1; meanwhile fd 0 reads /dev/null and fd 1 writes to stderr."""
     wire_in, wire_out = os.dup(0), os.dup(1)
     saved_in, saved_out = os.dup(0), os.dup(1)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(2, 1)  # stray prints land on stderr, never in the protocol
     os.close(null)
-    reader, writer, read_transport = await pipe_streams(
-        os.fdopen(wire_in, "rb", buffering=0), os.fdopen(wire_out, "wb", buffering=0)
-    )
+    streams = _is_stream(wire_in) and _is_stream(wire_out)
+    buffering = 0 if streams else -1  # a regular file is read a line at a time: buffered, not byte by byte
+    read_file, write_file = os.fdopen(wire_in, "rb", buffering), os.fdopen(wire_out, "wb", buffering)
+    read_transport = writer = None
     try:
-        yield _PipeLines(reader), _PipeWriter(writer)
+        if streams:
+            reader, writer, read_transport = await pipe_streams(read_file, write_file, limit.max_bytes)
+            yield _PipeWire(reader, writer, limit)
+        else:
+            yield _FileWire(read_file, write_file, limit)
     finally:
-        with suppress(Exception):
-            await writer.drain()
-        read_transport.close()
-        writer.transport.close()
+        if writer is not None:
+            with suppress(Exception):
+                await writer.drain()
+            writer.transport.close()
+        if read_transport is not None:
+            read_transport.close()
+        for file in (read_file, write_file):
+            with suppress(OSError):
+                file.close()
         os.dup2(saved_in, 0)
         os.dup2(saved_out, 1)
         os.close(saved_in)
@@ -178,9 +159,56 @@ async def _event_loop_pipes() -> AsyncIterator[tuple[Any, Any] | None]:
 
 
 @asynccontextmanager
-async def answering_stdio_server() -> AsyncIterator[tuple[Any, Any]]:
-    """`mcp.server.stdio.stdio_server` on event-loop pipes, with malformed lines answered."""
-    async with _event_loop_pipes() as pipes:
-        streams = {"stdin": pipes[0], "stdout": pipes[1]} if pipes is not None else {}
-        async with stdio_server(**streams) as (read, write):
-            yield _AnsweringReadStream(read, write), write
+async def answering_stdio_server(limit: MessageLimit) -> AsyncIterator[tuple[Any, Any]]:
+    """(read, write) streams for `Server.run` over stdin/stdout; malformed and over-limit lines are answered."""
+    async with _claimed_stdio(limit) as wire:
+        deliver, read_stream = anyio.create_memory_object_stream[SessionMessage](0)
+        write_stream, outgoing = anyio.create_memory_object_stream[SessionMessage](0)
+        answer = write_stream.clone()
+
+        async def read_lines() -> None:
+            async with deliver, answer:
+                while True:
+                    try:
+                        line = await wire.read()
+                    except MessageTooLarge as exc:
+                        item: SessionMessage | JSONRPCError = _refused(exc)
+                    else:
+                        if not line:
+                            return  # EOF: the client is gone
+                        if not line.strip():
+                            continue
+                        item = decode(line, limit)
+                    try:
+                        if isinstance(item, JSONRPCError):
+                            logger.warning("malformed input on stdin: %s", item.error.message[:200])
+                            await answer.send(SessionMessage(item))
+                        else:
+                            await deliver.send(item)
+                    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                        return  # the server stopped reading or writing
+
+        async def write_lines() -> None:
+            async with outgoing:
+                async for message in outgoing:
+                    data = message.message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
+                    try:
+                        await wire.write(data)
+                    except OSError as exc:  # the client closed stdout: nothing more can reach it
+                        logger.debug("stdout closed: %s", exc)
+                        return
+
+        async with anyio.create_task_group() as tg:
+            reading = anyio.CancelScope()
+
+            async def read_until_done() -> None:
+                with reading:
+                    await read_lines()
+
+            tg.start_soon(read_until_done)
+            tg.start_soon(write_lines)
+            try:
+                yield read_stream, write_stream
+            finally:
+                reading.cancel()
+                await write_stream.aclose()  # the writer ends once it has written what it was given

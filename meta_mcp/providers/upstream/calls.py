@@ -5,8 +5,11 @@ Promises:
   timeout); a server that does not come back is a `ToolError` naming it and its last error;
 - every request carries the per-call timeout (the spec's `timeout`, else the settings default); on
   timeout the request is cancelled upstream and the caller gets a `ToolError` that says so;
-- a connection that closes during a call is a `ToolError` ("being restarted — try again shortly"),
-  and calls after it wait for the restart instead of using the dead client;
+- a connection that closes during a call is a `ToolError` saying why when the transport knows (a
+  message over `max_upstream_message_bytes`) and that it is "being restarted — try again shortly";
+  calls after it wait for the restart instead of using the dead client;
+- an answer the transport could not parse or refused (`PARSE_ERROR`, made by the SDK's HTTP
+  transport) is a `ToolError` at once: "sent an invalid response to …" and what was wrong;
 - any other JSON-RPC error the upstream answers with passes through unchanged as `MCPError`;
 - results are the wire dicts the upstream sent (exact passthrough, no model round trip); progress
   goes to the caller, log messages and server→client requests through the back-channel;
@@ -22,7 +25,7 @@ from typing import Any
 
 import mcp_types as types
 from mcp import Client, MCPError
-from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+from mcp_types import CONNECTION_CLOSED, PARSE_ERROR, REQUEST_TIMEOUT
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import TypeAdapter
 
@@ -86,9 +89,13 @@ class Calls:
                     ) from None
                 if exc.error.code == CONNECTION_CLOSED:
                     self._supervisor.mark_lost()  # calls from now on wait for the restart
+                    how = self._supervisor.end_reason or "closed the connection (crashed or exited)"
                     raise ToolError(
-                        f"Server {name!r} closed the connection (crashed or exited) during {what}; "
-                        "it is being restarted — try again shortly."
+                        f"Server {name!r} {how} during {what}; it is being restarted — try again shortly."
+                    ) from None
+                if exc.error.code == PARSE_ERROR:  # its answer was not JSON-RPC, or over the limits
+                    raise ToolError(
+                        f"Server {name!r} sent an invalid response to {what}: {exc.error.message}"
                     ) from None
                 raise
 

@@ -6,7 +6,9 @@ provider's `status` and `last_error`. Its promises:
 - `start()` returns once the first attempt has finished, either way: `ready` (connected, session state
   replayed, every listing fetched) or `failed` with `last_error` set.
 - Nothing one upstream does escapes: any exception of a connection becomes `last_error` (one line, see
-  `describe`) and a log warning, never an error in the task group shared with other servers.
+  `describe`) and a log warning, never an error in the task group shared with other servers. When the
+  transport knows why the connection ended (`end_reason`: a message over `max_upstream_message_bytes`),
+  that is the `last_error`.
 - A connection that was serving and then ended (a crashed process, a dropped connection) is
   `restarting`: its tools stay listed and calls wait for the reconnect (`live_client`, bounded). An
   attempt that never got ready is `failed` and the listing is emptied. Attempts are spaced
@@ -32,6 +34,7 @@ from mcp import Client, MCPError
 from meta_mcp.config import ServerSpec
 from meta_mcp.providers.base import Listing, Provider, ToolError
 from meta_mcp.providers.connect import open_transport
+from meta_mcp.pipes import MessageLimit
 from meta_mcp.providers.listing import KINDS, fetch_listing
 from meta_mcp.providers.process import Prespawned
 from meta_mcp.settings import Settings
@@ -55,7 +58,8 @@ class Supervisor:
         self._spec = spec
         self._settings = settings
         self._tg = task_group
-        self._prespawned = prespawned
+        self._launcher = prespawned if prespawned is not None else Prespawned({})
+        self._limit = MessageLimit(settings.max_upstream_message_bytes, "max_upstream_message_bytes")
         self._client_options = dict(client_options)
         self._restore = restore
         self._watch = watch
@@ -63,6 +67,8 @@ class Supervisor:
         """The connected client, None between connections (it may have just been lost: see `live_client`)."""
         self.protocol_version: str | None = None
         self.restarts = 0
+        self.end_reason: str | None = None
+        """Why the current (or last) connection ended, when its transport knew: "exited with code 3; …"."""
         self._ready = anyio.Event()
         self._first_attempt = anyio.Event()
         self._started = False
@@ -70,6 +76,7 @@ class Supervisor:
         self._stopping = False
         self._stopped = anyio.Event()
         self._life = anyio.CancelScope()
+        self._became_ready = False
 
     async def start(self) -> None:
         """Start the supervisor (once; later calls only wait) and wait for its first attempt."""
@@ -118,17 +125,20 @@ class Supervisor:
         try:
             with self._life:
                 while not self._stopping:
-                    was_ready = False
+                    self._became_ready = False
                     try:
-                        was_ready = await self._run_connection()
+                        await self._run_connection()
                     except Exception as exc:  # any failure of one upstream stays inside this provider
-                        provider.last_error = describe(exc)
+                        provider.last_error = self.end_reason or describe(exc)
                         logger.warning("server %r: %s", provider.name, provider.last_error)
+                    # A connection that got ready and then failed (a transport error, not just EOF) is
+                    # restarted like one that ended: its tools stay listed meanwhile.
+                    was_ready = self._became_ready
                     self.client = None
                     self._ready = anyio.Event()
                     failures = 0 if was_ready else failures + 1
                     if was_ready and provider.last_error is None:
-                        provider.last_error = "the connection to the server ended"
+                        provider.last_error = self.end_reason or "the connection to the server ended"
                     # "restarting": it was serving and dropped — its tools stay listed and calls wait for
                     # the restart; "failed": the last attempt to start failed — nothing is listed.
                     provider.status = "restarting" if was_ready else "failed"
@@ -145,15 +155,21 @@ class Supervisor:
             self._first_attempt.set()
             self._stopped.set()
 
-    async def _run_connection(self) -> bool:
-        """Connect, serve until the connection is lost or stop is asked; return whether it got ready."""
+    async def _run_connection(self) -> None:
+        """Connect, serve until the connection is lost or stop is asked; `_became_ready` says if it got ready."""
         provider = self._provider
-        self._lost = anyio.Event()
-        became_ready = False
+        lost = self._lost = anyio.Event()
+        self.end_reason = None
+
+        def on_end(reason: str | None) -> None:
+            if reason is not None and lost is self._lost and self.end_reason is None:
+                self.end_reason = reason
+            lost.set()
+
         connect_timeout = self._settings.connect_timeout
         with anyio.CancelScope(deadline=anyio.current_time() + connect_timeout) as scope:
             async with AsyncExitStack() as stack:
-                transport = open_transport(self._spec, on_eof=self._lost.set, prespawned=self._prespawned,
+                transport = open_transport(self._spec, on_end=on_end, launcher=self._launcher, limit=self._limit,
                                            connect_timeout=connect_timeout)
                 client = Client(transport, mode="auto", cache=None, **self._client_options)
                 await stack.enter_async_context(client)
@@ -166,15 +182,14 @@ class Supervisor:
                 self.client = client
                 provider.status = "ready"
                 provider.last_error = None
-                became_ready = True
+                self._became_ready = True
                 self._ready.set()
                 self._first_attempt.set()
                 await provider.changed()
                 await self._lost.wait()
                 tg.cancel_scope.cancel()
-        if scope.cancelled_caught and not self._stopping and not became_ready:
+        if scope.cancelled_caught and not self._stopping and not self._became_ready:
             raise TimeoutError(f"did not start within {connect_timeout:g} s")
-        return became_ready
 
 
 def describe(exc: BaseException) -> str:
