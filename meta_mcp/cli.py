@@ -330,10 +330,15 @@ def _serve_with(args: argparse.Namespace, prespawned, environ: Mapping[str, str]
     # scrubbed its own); nothing below the CLI reads it.
     services = Services.from_settings(settings, environ, redactor=redactor)
     serve = serve_http if settings.transport == "http" else serve_stdio
+    from meta_mcp.services.state import StateError
+
     try:
         anyio.run(serve, services, preload, prespawned)
     except KeyboardInterrupt:
         pass
+    except StateError as exc:  # the state store cannot be used (its message names the path or scrubbed URL)
+        print(f"meta-mcp: state store: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
