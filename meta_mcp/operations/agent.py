@@ -72,7 +72,8 @@ async def agent_chat(ws: Workspace, request: AgentRequest, call: CallContext, *,
                        state: str | None) -> ToolReply:
         # The loop can always take a form (from the client, or as an interrupt): can_elicit=True.
         inner = CallContext(meta=call.meta, log=call.log, input_responses=responses, request_state=state,
-                            can_elicit=True, can_sample=call.can_sample, origin="agent")
+                            can_elicit=True, can_sample=call.can_sample, origin="agent",
+                            identity=call.identity)
         return reply_of(ws, exposed, await ws.registry.call_tool(exposed, arguments, inner))
 
     host = AgentHost(settings=ws.settings, store=ws.services.state, workspace=ws.name,

@@ -79,7 +79,7 @@ async def run_code(ws: Workspace, code: str, *, language: str = "typescript", ti
                            max_received_bytes=settings.sandbox_max_received_bytes,
                            max_calls_in_flight=settings.sandbox_max_calls_in_flight)
     # Calls made by the code carry the caller's _meta and logging, not its progress or input rounds.
-    inner = CallContext(meta=call.meta, log=call.log, origin="sandbox")
+    inner = CallContext(meta=call.meta, log=call.log, origin="sandbox", identity=call.identity)
 
     async def call_one(binding: ToolBinding, arguments: dict[str, Any]) -> dict[str, Any]:
         return await ws.registry.call_tool(binding.exposed, arguments, inner)

@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from meta_mcp.identity import LOCAL, Identity
+
 ProviderStatus = Literal["starting", "ready", "failed", "restarting", "stopped"]
 Origin = Literal["stdio", "http", "agent", "sandbox", "internal"]
 
@@ -67,6 +69,8 @@ class CallContext:
     origin: Origin = "internal"
     """Who is calling: a client over `stdio` (the desktop's one trusted user) or `http`, the `agent`'s
     inner model, `sandbox` code, or meta-mcp itself (`internal`). Policies (what may be added, …) key on it."""
+    identity: Identity = LOCAL
+    """The authenticated caller (inner calls of run_code and agent_chat carry their caller's)."""
 
 
 NO_CONTEXT = CallContext()

@@ -23,7 +23,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import anyio
@@ -35,6 +35,7 @@ from meta_mcp.providers.base import NO_CONTEXT, CallContext, Provider, ToolError
 from meta_mcp.providers.upstream import UpstreamProvider
 from meta_mcp.registry.naming import NameTable
 from meta_mcp.registry.notify import ChangeNotifier
+from meta_mcp.registry.interceptors import Interceptor, ToolCall, run_chain
 from meta_mcp.registry.pages import SnapshotHistory, decode_cursor, page
 from meta_mcp.registry.pool import UpstreamPool
 from meta_mcp.registry.snapshot import Snapshot, build_snapshot
@@ -52,9 +53,11 @@ def _unknown(kind: str, name: str, known: Iterable[str]) -> MCPError:
 class Registry:
     """The live component set of one workspace (see the module docstring)."""
 
-    def __init__(self, settings: Settings, pool: UpstreamPool, *, workspace: str = "default") -> None:
+    def __init__(self, settings: Settings, pool: UpstreamPool, *, workspace: str = "default",
+                 interceptors: Sequence[Interceptor] = ()) -> None:
         self.settings = settings
         self.workspace = workspace
+        self._interceptors = interceptors  # shared with Workspaces: interceptors added later apply too
         self.notifier = ChangeNotifier()
         self._pool = pool
         self._builtin: list[Provider] = []
@@ -232,6 +235,15 @@ class Registry:
         """Call an exposed tool; returns the `CallToolResult` wire dict (or an `input_required` result)."""
         route = self._snapshot.tool_routes.get(name) or await self._route("tool_routes", name)
         provider, original = route
+        if not self._interceptors:
+            return await self._call_provider(provider, original, arguments, call)
+        routed = ToolCall(self.workspace, name, provider.name, original, arguments, call)
+        return await run_chain(self._interceptors, routed,
+                               lambda: self._call_provider(provider, original, arguments, call))
+
+    @staticmethod
+    async def _call_provider(provider: Provider, original: str, arguments: dict[str, Any] | None,
+                             call: CallContext) -> dict[str, Any]:
         try:
             return await provider.call_tool(original, arguments, call)
         except ToolError as exc:

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from meta_mcp.providers.base import Provider
+from meta_mcp.registry.interceptors import Interceptor
 from meta_mcp.registry.pool import UpstreamPool
 from meta_mcp.registry.registry import Registry
 from meta_mcp.settings import Settings
@@ -38,9 +39,12 @@ class Workspaces:
 
     def __init__(self, settings: Settings, pool: UpstreamPool,
                  builtin: Callable[[Registry], Provider] | None = None,
-                 on_create: Callable[[Registry], None] | None = None) -> None:
+                 on_create: Callable[[Registry], None] | None = None,
+                 interceptors: Sequence[Interceptor] = ()) -> None:
         self.settings = settings
         self.pool = pool
+        self.interceptors = list(interceptors)
+        """What every tool call of every workspace passes through (see `registry.interceptors`)."""
         self._builtin = builtin
         self._on_create = on_create
         """Called with each new registry (meta-mcp restores the workspace's servers from its state)."""
@@ -64,7 +68,7 @@ class Workspaces:
             raise ValueError(f"invalid workspace name {name!r}: {NAME_RULE}")
         if len(self._registries) >= self.settings.max_workspaces:
             self._evict_idle()
-        registry = Registry(self.settings, self.pool, workspace=name)
+        registry = Registry(self.settings, self.pool, workspace=name, interceptors=self.interceptors)
         if self._builtin is not None:
             registry.add_builtin(self._builtin(registry))
         self._registries[name] = registry
