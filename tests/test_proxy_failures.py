@@ -9,6 +9,7 @@ that fails to start is listed as ``failed`` with a reason and does not stop the 
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import AsyncIterator
@@ -206,6 +207,76 @@ async def test_hanging_call_times_out_while_other_servers_keep_working(meta: Any
         return not r.is_error and r.structured_content == {"marker": "hang-ok"}
 
     await poll_until(hang_ok, timeout=10, what="hang__ok to answer after a timeout")
+
+
+# --------------------------------------------------------------------------- invalid answers, exits (issue 9)
+# tests/upstreams/raw.py writes JSON-RPC by hand, so it can answer what the SDK never would.
+
+RAW_SERVERS = {
+    "raw": upstream_entry("raw", timeout=30),
+    "rawdead": upstream_entry("raw", "--exit-at-start", "3"),
+}
+
+
+@pytest.fixture(scope="module")
+async def raw_meta() -> AsyncIterator[Any]:
+    async with open_meta_client("stdio", "legacy", RAW_SERVERS) as client:
+        await wait_for_tools(client, ["raw"], timeout=30)
+        yield client
+
+
+@pytest.mark.parametrize(("tool", "detail"), [("bad_result", "result"), ("bad_error", "error")])
+async def test_an_invalid_response_is_a_tool_error_at_once_not_a_timeout(raw_meta: Any, tool: str, detail: str) -> None:
+    """Regression: a result that is not an object was dropped by the transport, so the call waited for
+    the server's whole timeout (30 s here) and then said "timed out"."""
+    started = time.monotonic()
+    with anyio.fail_after(10):
+        r = await raw_meta.call_tool(f"raw__{tool}", {})
+    assert r.is_error, dump(r)
+    text = text_of(r)
+    assert "'raw'" in text and "invalid response" in text and detail in text, text
+    assert "timed out" not in text, text
+    assert time.monotonic() - started < 5
+    r = await raw_meta.call_tool("raw__ok", {})  # the connection is fine
+    assert not r.is_error and text_of(r).startswith("raw-ok"), dump(r)
+
+
+@pytest.mark.parametrize(("ask_id", "params", "answer_id"), [
+    ('"raw-ask"', "5", "raw-ask"),  # params not an object
+    ('{"x": 1}', "{}", None),  # an id that is not a string or an integer: the SDK read it as a notification
+])
+async def test_an_invalid_request_from_an_upstream_is_answered(raw_meta: Any, ask_id: str, params: str,
+                                                               answer_id: Any) -> None:
+    """The upstream gets a JSON-RPC error back instead of waiting forever for an answer."""
+    with anyio.fail_after(10):
+        r = await raw_meta.call_tool("raw__bad_request", {"id": ask_id, "params": params})
+    assert not r.is_error, dump(r)
+    answer = json.loads(text_of(r))
+    assert answer["id"] == answer_id and answer["error"]["code"] in (-32600, -32602), answer
+
+
+async def test_an_upstream_that_exits_at_start_is_failed_with_its_exit_code_and_stderr(raw_meta: Any) -> None:
+    """Regression: the reason was only "Connection closed (code -32000)"."""
+    entry = await wait_for_status(raw_meta, "rawdead", "failed", timeout=20)
+    reason = entry["last_error"] or ""
+    assert "exited with code 3" in reason and "refusing to start (--exit-at-start)" in reason, reason
+
+
+async def test_an_upstream_that_exits_during_a_call_says_so_with_its_exit_code_and_stderr(raw_meta: Any) -> None:
+    pid_before = int(text_of(await raw_meta.call_tool("raw__ok", {})).split("pid=")[1])
+    with anyio.fail_after(15):
+        r = await raw_meta.call_tool("raw__exit", {"code": 5})
+    assert r.is_error, dump(r)
+    text = text_of(r)
+    assert "'raw'" in text and "exited with code 5" in text and "raw: asked to exit" in text, text
+    entry = (await list_servers(raw_meta))["raw"]
+    assert entry["status"] != "ready" or entry["last_error"] is None, entry  # restarting, or already back
+
+    async def restarted() -> bool:
+        r = await raw_meta.call_tool("raw__ok", {})
+        return not r.is_error and int(text_of(r).split("pid=")[1]) != pid_before
+
+    await poll_until(restarted, timeout=20, what="raw to be restarted")
 
 
 # --------------------------------------------------------------------------- the environment of stdio servers

@@ -3,6 +3,12 @@
 Every transport is wrapped (`_UpstreamReadStream`) so that
 - the provider learns the moment the upstream's stream ends (a stdio process exiting, a connection
   dropping), and why when the transport knows (`on_end`), instead of discovering it on the next call;
+- nothing the upstream sends vanishes: a message that is not valid JSON-RPC reaches the SDK as an
+  exception, which it only logs, so a call whose answer was malformed waited for its whole timeout.
+  An invalid response (`{"id": 3, "result": "not-an-object"}`) becomes an error answer to that
+  request at once (`PARSE_ERROR`, the detail as its message: calls turn it into a tool error naming
+  the server); an invalid request from the upstream is answered with the JSON-RPC error it deserves;
+  anything else is logged as a warning naming the server.
 - what the upstream sends is bounded by `max_upstream_message_bytes` (a `MessageLimit`), in size and
   in JSON elements, before anything is parsed: stdio lines in `process.pipe_transport`; HTTP response
   bodies and each server-sent event in `_limited_http_client`. A stdio line or an event over it ends
@@ -11,26 +17,53 @@ Every transport is wrapped (`_UpstreamReadStream`) so that
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from meta_mcp.config import ServerSpec
-from meta_mcp.pipes import MessageLimit, MessageTooLarge
+from meta_mcp.pipes import MessageLimit, MessageTooLarge, Rejection, rejection
 from meta_mcp.providers.process import Prespawned, pipe_transport
+
+logger = logging.getLogger(__name__)
 
 
 class _UpstreamReadStream:
-    """The read stream of an upstream connection: calls `on_end(None)` when it ends or is closed."""
+    """The read stream of an upstream connection, as the module docstring describes."""
 
-    def __init__(self, inner: Any, on_end: Callable[[str | None], None]) -> None:
+    def __init__(self, inner: Any, write: Any, on_end: Callable[[str | None], None], name: str) -> None:
         self._inner = inner
+        self._write = write
         self._on_end = on_end
+        self._name = name
+
+    async def _vetted(self, item: Any) -> Any | None:
+        """`item`, or what replaces it for the session (None: skip it) when it is a malformed message."""
+        from mcp.shared.message import SessionMessage
+        from mcp_types import PARSE_ERROR, ErrorData, JSONRPCError
+        from pydantic import ValidationError
+
+        if not isinstance(item, ValidationError):
+            return item
+        rejected: Rejection = rejection(item.errors())
+        if rejected.response and rejected.id is not None:
+            logger.warning("server %r: invalid response to request %r: %s", self._name, rejected.id, rejected.detail)
+            error = ErrorData(code=PARSE_ERROR, message=rejected.detail)
+            return SessionMessage(JSONRPCError(jsonrpc="2.0", id=rejected.id, error=error))
+        logger.warning("server %r sent an invalid JSON-RPC message: %s", self._name, rejected.message)
+        if rejected.id is not None and not rejected.response:  # its request deserves an answer
+            error = ErrorData(code=rejected.code, message=rejected.message)
+            await self._write.send(SessionMessage(JSONRPCError(jsonrpc="2.0", id=rejected.id, error=error)))
+            return None
+        return item
 
     async def receive(self) -> Any:
         try:
-            return await self._inner.receive()
+            while (item := await self._vetted(await self._inner.receive())) is None:
+                pass
+            return item
         except Exception:
             self._on_end(None)
             raise
@@ -44,7 +77,9 @@ class _UpstreamReadStream:
 
     async def __anext__(self) -> Any:
         try:
-            return await self._inner.__anext__()
+            while (item := await self._vetted(await self._inner.__anext__())) is None:
+                pass
+            return item
         except StopAsyncIteration:
             self._on_end(None)
             raise
@@ -162,4 +197,4 @@ async def open_transport(spec: ServerSpec, *, on_end: Callable[[str | None], Non
     """
     async with _raw_transport(spec, connect_timeout=connect_timeout, launcher=launcher, limit=limit,
                               on_end=on_end) as (read, write):
-        yield _UpstreamReadStream(read, on_end), write
+        yield _UpstreamReadStream(read, write, on_end, spec.name), write

@@ -1,12 +1,16 @@
-"""stdio upstreams as child processes: spawning (possibly ahead of time) and the pipe transport.
+"""stdio upstreams as child processes: spawning (possibly ahead of time), their stderr, and the pipe transport.
 
 Why not the SDK's `stdio_client`: meta-mcp's cold start is its own import time plus the upstream's.
 To overlap the two, the CLI spawns configured stdio servers before it imports anything heavy
 (`Prespawned.start`, stdlib only) and the provider later adopts the running process
 (`Prespawned.launch`). That needs a transport over an existing process, which the SDK does not
-offer; `pipe_transport` is that transport (newline-delimited JSON-RPC over the child's stdin/stdout,
-stderr inherited), used for every stdio upstream so there is one code path. Shutdown follows the
-spec: close stdin, wait, then SIGTERM and SIGKILL the child's process group.
+offer; `pipe_transport` is that transport (newline-delimited JSON-RPC over the child's stdin/stdout),
+used for every stdio upstream so there is one code path. Shutdown follows the spec: close stdin,
+wait, then SIGTERM and SIGKILL the child's process group.
+
+A child's stderr is read by a thread of its own (`StderrTail`): every line goes on to meta-mcp's
+stderr as before, and the last lines are kept, so when the server exits the error can say how
+(`Child.ended`: exit code or signal, and the tail of its stderr).
 
 Every line the server writes is bounded by a `MessageLimit` (`max_upstream_message_bytes`): a line
 over it, in size or in JSON elements, ends the connection with that reason (the supervisor restarts
@@ -17,18 +21,19 @@ The environment a child inherits (`child_env`) is a safe subset of the one the C
 
 Example:
     launcher = Prespawned(os.environ)                      # in the CLI
-    proc = launcher.launch("uvx", ["mcp-server-time"], env={}, cwd=None)
-    async with pipe_transport(proc, limit, on_end=print) as (read, write):
+    child = launcher.launch("uvx", ["mcp-server-time"], env={}, cwd=None)
+    async with pipe_transport(child, limit, on_end=print) as (read, write):
         ...
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import signal
 import subprocess
-import sys
+import threading
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -55,6 +60,8 @@ gets its secrets only through its own `env` (catalog entries: the secrets they d
 logger = logging.getLogger(__name__)
 
 _EXIT_GRACE = 2.0
+_ENDED_WAIT = 1.0
+"""How long `Child.ended` waits for the process to exit and its stderr to close after stdout ended."""
 
 
 def child_env(env: Mapping[str, str] | None, environ: Mapping[str, str]) -> dict[str, str]:
@@ -66,13 +73,95 @@ def child_env(env: Mapping[str, str] | None, environ: Mapping[str, str]) -> dict
     return base | dict(env or {})
 
 
-def spawn(argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None, environ: Mapping[str, str]
-          ) -> subprocess.Popen[bytes]:
-    """Start a stdio upstream in its own process group, stderr going to ours (never to stdout)."""
-    return subprocess.Popen(
-        list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=sys.stderr.fileno(),
+class StderrTail:
+    """A child's stderr, forwarded line by line to ours by a thread, with its last lines kept.
+
+    Lines are cut at `LINE_BYTES` (a longer one continues as the next line); the ring buffer holds
+    `LINES` of them, so what an exiting server printed last is there for the error message.
+    """
+
+    LINES = 20
+    LINE_BYTES = 2000
+
+    def __init__(self, pipe: Any) -> None:
+        self._pipe = pipe
+        self._lines: collections.deque[str] = collections.deque(maxlen=self.LINES)
+        self._lock = threading.Lock()
+        self.closed = threading.Event()
+        """Set when the child's stderr reached EOF (the child and everything it started are gone)."""
+        threading.Thread(target=self._pump, name="upstream-stderr", daemon=True).start()
+
+    def _pump(self) -> None:
+        try:
+            while chunk := self._pipe.readline(self.LINE_BYTES):
+                _write_stderr(chunk)
+                text = chunk.decode("utf-8", "replace").rstrip()
+                if text:
+                    with self._lock:
+                        self._lines.append(text)
+        except (OSError, ValueError):
+            pass  # the pipe was closed under us
+        finally:
+            with suppress(OSError):
+                self._pipe.close()
+            self.closed.set()
+
+    def lines(self) -> list[str]:
+        """The last lines the child wrote to stderr, oldest first."""
+        with self._lock:
+            return list(self._lines)
+
+
+def _write_stderr(data: bytes) -> None:
+    with suppress(OSError):
+        while data:
+            data = data[os.write(2, data):]
+
+
+class Child:
+    """A running stdio server: its process and the tail of its stderr."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        assert proc.stderr is not None
+        self.stderr = StderrTail(proc.stderr)
+
+    async def ended(self, wait: float = _ENDED_WAIT) -> str:
+        """How the child ended, once its stdout has: "exited with code 3; its stderr ended with: …".
+
+        Waits up to `wait` seconds for the process to exit and its stderr to close (so the last lines
+        are in), and says what it found.
+        """
+        import anyio
+
+        with anyio.move_on_after(wait):
+            while self.proc.poll() is None or not self.stderr.closed.is_set():
+                await anyio.sleep(0.02)  # Popen offers no awaitable exit; polling is bounded
+        code = self.proc.poll()
+        if code is None:
+            how = "closed its stdout"
+        elif code < 0:
+            how = f"was killed by signal {_signal_name(-code)}"
+        else:
+            how = f"exited with code {code}"
+        tail = " | ".join(self.stderr.lines()[-5:])
+        return f"{how}; its stderr ended with: {tail[-1000:]}" if tail else f"{how} (nothing on its stderr)"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
+def spawn(argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None, environ: Mapping[str, str]) -> Child:
+    """Start a stdio upstream in its own process group; its stderr goes to ours through a `StderrTail`."""
+    proc = subprocess.Popen(
+        list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env=child_env(env, environ), cwd=cwd or None, start_new_session=True, bufsize=0,
     )
+    return Child(proc)
 
 
 class Prespawned:
@@ -82,7 +171,7 @@ class Prespawned:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         """meta-mcp's environment, of which children inherit the safe part (`child_env`)."""
-        self._children: dict[tuple[Any, ...], subprocess.Popen[bytes]] = {}
+        self._children: dict[tuple[Any, ...], Child] = {}
 
     @staticmethod
     def key(command: str, args: Sequence[str], env: Mapping[str, str] | None, cwd: str | None) -> tuple[Any, ...]:
@@ -97,17 +186,16 @@ class Prespawned:
         except OSError:
             pass  # the provider spawns again and reports the error with the server's name
 
-    def launch(self, command: str, args: Sequence[str], env: Mapping[str, str] | None, cwd: str | None
-               ) -> subprocess.Popen[bytes]:
+    def launch(self, command: str, args: Sequence[str], env: Mapping[str, str] | None, cwd: str | None) -> Child:
         """The still-running early process for this launch (handed over once), else a new one."""
-        proc = self._children.pop(self.key(command, args, env, cwd), None)
-        if proc is not None and proc.poll() is None:
-            return proc
+        child = self._children.pop(self.key(command, args, env, cwd), None)
+        if child is not None and child.proc.poll() is None:
+            return child
         return spawn([command, *args], env, cwd, self.environ)
 
     def kill_unclaimed(self) -> None:
-        for proc in self._children.values():
-            _signal_group(proc, signal.SIGKILL)
+        for child in self._children.values():
+            _signal_group(child.proc, signal.SIGKILL)
         self._children.clear()
 
 
@@ -117,30 +205,36 @@ def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
 
 
 @asynccontextmanager
-async def pipe_transport(proc: subprocess.Popen[bytes], limit: MessageLimit, on_end: Callable[[str], None]
+async def pipe_transport(child: Child, limit: MessageLimit, on_end: Callable[[str], None]
                          ) -> AsyncIterator[tuple[Any, Any]]:
     """Client transport streams over a child's stdin/stdout; stops the child on exit.
 
-    When the child writes a line over `limit`, `on_end` gets the reason before the read stream closes,
-    and so before any call in flight learns of it.
+    When the child's stdout ends, or it writes a line over `limit`, `on_end` gets the reason (see
+    `Child.ended`) before the read stream closes, and so before any call in flight learns of it.
     """
     import anyio
     import mcp_types as types
     from mcp.shared.message import SessionMessage
 
+    proc = child.proc
     assert proc.stdin is not None and proc.stdout is not None
     reader, writer, _ = await pipe_streams(proc.stdout, proc.stdin, limit.max_bytes)
 
     read_send, read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](0)
 
+    closing = False  # once we stop the child, its exit is ours, not news
+
     async def read_lines() -> None:
         async with read_send:
             while True:
                 try:
                     line = await read_line(reader, limit)
-                    if not line:
-                        return  # EOF: the process exited or closed stdout
+                    if not line:  # EOF: the process exited or closed stdout
+                        reason = await child.ended()
+                        if not closing:
+                            on_end(reason)
+                        return
                     if not line.strip():
                         continue
                     limit.check(line)
@@ -152,7 +246,7 @@ async def pipe_transport(proc: subprocess.Popen[bytes], limit: MessageLimit, on_
                     message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
                     item: SessionMessage | Exception = SessionMessage(message)
                 except ValueError as exc:
-                    item = exc
+                    item = exc  # the connection's read stream answers or reports it (providers/connect.py)
                 else:
                     if (problem := id_problem(message, line)) is not None:  # answered here: it needs the line
                         logger.warning("stdio server %s (pid %d) sent a request with a bad id: %s",
@@ -181,6 +275,7 @@ async def pipe_transport(proc: subprocess.Popen[bytes], limit: MessageLimit, on_
         try:
             yield read_recv, write_send
         finally:
+            closing = True
             with anyio.CancelScope(shield=True):
                 await write_send.aclose()
                 writer.close()

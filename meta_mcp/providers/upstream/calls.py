@@ -6,10 +6,11 @@ Promises:
 - every request carries the per-call timeout (the spec's `timeout`, else the settings default); on
   timeout the request is cancelled upstream and the caller gets a `ToolError` that says so;
 - a connection that closes during a call is a `ToolError` saying why when the transport knows (a
-  message over `max_upstream_message_bytes`) and that it is "being restarted — try again shortly";
-  calls after it wait for the restart instead of using the dead client;
-- an answer the transport could not parse or refused (`PARSE_ERROR`, made by the SDK's HTTP
-  transport) is a `ToolError` at once: "sent an invalid response to …" and what was wrong;
+  stdio server's exit code and last stderr lines, a message over `max_upstream_message_bytes`) and
+  that it is "being restarted — try again shortly"; calls after it wait for the restart instead of
+  using the dead client;
+- an answer that is not valid JSON-RPC (`PARSE_ERROR`, made by `providers/connect.py` or the SDK's
+  HTTP transport) is a `ToolError` at once: "sent an invalid response to …" and what was wrong;
 - any other JSON-RPC error the upstream answers with passes through unchanged as `MCPError`;
 - results are the wire dicts the upstream sent (exact passthrough, no model round trip); progress
   goes to the caller, log messages and server→client requests through the back-channel;
@@ -93,7 +94,7 @@ class Calls:
                     raise ToolError(
                         f"Server {name!r} {how} during {what}; it is being restarted — try again shortly."
                     ) from None
-                if exc.error.code == PARSE_ERROR:  # its answer was not JSON-RPC, or over the limits
+                if exc.error.code == PARSE_ERROR:  # not JSON-RPC, or over the limits (see providers/connect.py)
                     raise ToolError(
                         f"Server {name!r} sent an invalid response to {what}: {exc.error.message}"
                     ) from None

@@ -7,8 +7,8 @@ provider's `status` and `last_error`. Its promises:
   replayed, every listing fetched) or `failed` with `last_error` set.
 - Nothing one upstream does escapes: any exception of a connection becomes `last_error` (one line, see
   `describe`) and a log warning, never an error in the task group shared with other servers. When the
-  transport knows why the connection ended (`end_reason`: a message over `max_upstream_message_bytes`),
-  that is the `last_error`.
+  transport knows why the connection ended (`end_reason`: a stdio server's exit code and the last
+  lines of its stderr, a message over `max_upstream_message_bytes`), that is the `last_error`.
 - A connection that was serving and then ended (a crashed process, a dropped connection) is
   `restarting`: its tools stay listed and calls wait for the reconnect (`live_client`, bounded). An
   attempt that never got ready is `failed` and the listing is emptied. Attempts are spaced
