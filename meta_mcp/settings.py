@@ -198,3 +198,22 @@ class Settings(BaseSettings):
         "(Last-Event-ID) before it is cancelled",
     )
     interrupt_ttl_s: int = Field(default=3600, ge=1, description="chat API: how long an interrupt waits to be resumed (s)")
+
+    # -- the Docker MCP Gateway as a backend (issue 10) --
+    gateway: str | None = Field(
+        default=None, description="a Docker MCP Gateway to use as a backend: its streamable-HTTP URL (e.g. "
+        "http://127.0.0.1:8811/mcp, token from MCP_GATEWAY_AUTH_TOKEN) or `docker` to start `docker mcp gateway run` "
+        "over stdio; META_MCP_GATEWAY or --gateway",
+    )
+    gateway_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("MCP_GATEWAY_AUTH_TOKEN", "gateway_token"),
+        description="the gateway's bearer token (the gateway's own MCP_GATEWAY_AUTH_TOKEN, or the one it printed at start)",
+    )
+    gateway_prefix: str = Field(
+        default="docker", pattern=r"^[A-Za-z0-9_.-]{0,128}$",
+        description="prefix of the gateway's own tools (its enabled servers', code-mode-*, mcp-exec): docker__<tool>",
+    )
+    gateway_ping_interval_s: float = Field(
+        default=5.0, gt=0, description="how often the gateway connection is pinged, so a gateway that went away or "
+        "restarted is noticed and reconnected (s)",
+    )
