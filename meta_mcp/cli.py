@@ -302,6 +302,7 @@ def _serve_with(args: argparse.Namespace, prespawned, environ: Mapping[str, str]
     except ValidationError as exc:
         print(f"meta-mcp: invalid setting: {exc}", file=sys.stderr)
         return 2
+    prespawned.settings = settings  # stdio servers started from now on are isolated when isolate_stdio is on
     logging.basicConfig(
         stream=sys.stderr, level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -372,3 +372,15 @@ async def test_an_mcp_server_speaks_through_the_sandbox(bwrap: str) -> None:
     assert argv[0] == bwrap and "--unshare-pid" in argv
     async with make_client(StdioServerParameters(command=argv[0], args=argv[1:], cwd=str(REPO)), "legacy") as client:
         assert text_of(await client.call_tool("echo", {"text": "through bwrap"})) == "through bwrap"
+
+
+@pytest.mark.anyio
+async def test_meta_mcp_runs_its_stdio_servers_isolated_when_asked(shared_dir: Path, bwrap: str) -> None:
+    """With META_MCP_ISOLATE_STDIO=1 the launcher wraps every stdio server in bwrap: even with the
+    environment scrub off (the block would leak, see above), the server sees no meta-mcp to read."""
+    if os.geteuid() != 0:
+        pytest.skip("the leak this guards against is only visible to root (non-dumpable otherwise)")
+    async with _meta(shared_dir, None, ("META_MCP_SCRUB_ENV", "0"), ("META_MCP_ISOLATE_STDIO", "1")) as client:
+        seen = await _parent_seen_by(client, "adhoc__parent")
+        assert _leaks(seen) == [], seen["environ"][:500]
+        assert seen["ppid"] == 1 and seen["cmdline"].startswith(bwrap)  # its parent: bwrap, pid 1 of its namespace

@@ -36,9 +36,13 @@ import subprocess
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meta_mcp.pipes import MessageLimit, MessageTooLarge, id_problem, pipe_streams, read_line
+from meta_mcp.providers.isolation import isolate
+
+if TYPE_CHECKING:
+    from meta_mcp.settings import Settings
 
 INHERITED_ENV = (
     "HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "LC_ALL", "TMPDIR",
@@ -155,10 +159,12 @@ def _signal_name(number: int) -> str:
         return str(number)
 
 
-def spawn(argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None, environ: Mapping[str, str]) -> Child:
-    """Start a stdio upstream in its own process group; its stderr goes to ours through a `StderrTail`."""
+def spawn(argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None, environ: Mapping[str, str],
+          settings: Settings | None = None) -> Child:
+    """Start a stdio upstream in its own process group (under bubblewrap when `settings.isolate_stdio`);
+    its stderr goes to ours through a `StderrTail`."""
     proc = subprocess.Popen(
-        list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        isolate(argv, cwd, settings), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env=child_env(env, environ), cwd=cwd or None, start_new_session=True, bufsize=0,
     )
     return Child(proc)
@@ -168,9 +174,12 @@ class Prespawned:
     """Starts stdio servers with the environment it was given: ahead of time (`start`, before the event
     loop, from the CLI) or when a provider needs one (`launch`, which adopts a matching early one)."""
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
+    def __init__(self, environ: Mapping[str, str], settings: Settings | None = None) -> None:
         self.environ = environ
         """meta-mcp's environment, of which children inherit the safe part (`child_env`)."""
+        self.settings = settings
+        """Set by the CLI once Settings exist: `launch` then isolates servers when `isolate_stdio` is on (the
+        CLI starts no early process in that case)."""
         self._children: dict[tuple[Any, ...], Child] = {}
 
     @staticmethod
@@ -191,7 +200,7 @@ class Prespawned:
         child = self._children.pop(self.key(command, args, env, cwd), None)
         if child is not None and child.proc.poll() is None:
             return child
-        return spawn([command, *args], env, cwd, self.environ)
+        return spawn([command, *args], env, cwd, self.environ, self.settings)
 
     def kill_unclaimed(self) -> None:
         for child in self._children.values():
