@@ -1,15 +1,19 @@
 """The `mcpServers` config file: Claude Desktop / VS Code shapes, JSON or YAML.
 
-One entry becomes a `ServerSpec`. Our only extensions are `prefix` (the tool-name prefix; default the
-server's name, `""` for none) and `timeout` (seconds per upstream call).
+One entry becomes a `ServerSpec`. Our extensions are `prefix` (the tool-name prefix; default the
+server's name, `""` for none), `timeout` (seconds per upstream call) and curation of the server's tools
+(`Curation`: `tools: {allow: [glob…], deny: [glob…]}`, `rename: {tool: new_name}`,
+`descriptions: {tool: text}`; globs and keys are the tool's own name at its server).
 
 Example:
     {"mcpServers": {"time": {"command": "uvx", "args": ["mcp-server-time"]},
-                    "remote": {"url": "https://example.com/mcp", "headers": {"Authorization": "…"}}}}
+                    "gh": {"url": "https://example.com/mcp", "tools": {"deny": ["delete_*"]},
+                           "rename": {"search_code": "code_search"}}}}
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +29,60 @@ UpstreamTransport = Literal["stdio", "http", "sse"]
 
 class ConfigError(ValueError):
     """A config file or entry is invalid; the message names the file, entry and field."""
+
+
+class ToolFilter(BaseModel):
+    """Which tools are exposed: with `allow`, only tools matching one of its globs; never those matching
+    a `deny` glob (deny wins). Globs are `fnmatch` patterns, case-sensitive."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    allow: tuple[str, ...] | None = None
+    deny: tuple[str, ...] = ()
+
+    def refusal(self, name: str) -> str | None:
+        """Why `name` is hidden (the rule that hides it), or None when it passes."""
+        for glob in self.deny:
+            if fnmatch.fnmatchcase(name, glob):
+                return f"tools.deny {glob!r}"
+        if self.allow is not None and not any(fnmatch.fnmatchcase(name, glob) for glob in self.allow):
+            return "not in tools.allow"
+        return None
+
+
+_RENAMED = Field(default_factory=dict, description="tool → its new own name (the prefix still applies)")
+
+
+class Curation(BaseModel):
+    """What a workspace exposes of a server's tools: a filter, new names and new descriptions.
+
+    In a server's entry the globs and keys are the tool's own names; in the workspace-wide curation (the
+    `curation` setting) they are `<server>__<tool>` (the server's name, the tool's own name)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tools: ToolFilter | None = None
+    rename: dict[str, str] = _RENAMED
+    descriptions: dict[str, str] = Field(default_factory=dict, description="tool → the description shown instead")
+
+    @model_validator(mode="after")
+    def _check_names(self) -> Curation:
+        for old, new in self.rename.items():
+            if not new or len(new) > 128:
+                raise ValueError(f"rename {old!r}: the new name must have 1-128 characters")
+        return self
+
+    def __bool__(self) -> bool:
+        return bool(self.tools or self.rename or self.descriptions)
+
+    def over(self, base: Curation) -> Curation:
+        """This curation laid over `base`: its filter replaces base's, its names and descriptions win."""
+        return Curation(tools=self.tools if self.tools is not None else base.tools,
+                        rename={**base.rename, **self.rename}, descriptions={**base.descriptions, **self.descriptions})
+
+
+CURATION_FIELDS = frozenset({"tools", "rename", "descriptions"})
+"""ServerSpec fields that shape what a workspace exposes, not how the server is launched."""
 
 
 class ServerSpec(BaseModel):
@@ -46,6 +104,9 @@ class ServerSpec(BaseModel):
     transport: UpstreamTransport = "stdio"
     prefix: str | None = None
     timeout: float | None = Field(default=None, gt=0)
+    tools: ToolFilter | None = None
+    rename: dict[str, str] = _RENAMED
+    descriptions: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -74,12 +135,18 @@ class ServerSpec(BaseModel):
             raise ValueError(f"a {self.transport} server needs 'url'")
         if self.prefix and not NAME_RE.match(self.prefix):
             raise ValueError(f"prefix must be empty or match {NAME_PATTERN}")
+        self.curation  # noqa: B018 - validates the new names
         return self
 
     @property
     def effective_prefix(self) -> str:
         """The prefix tools are exposed under: the explicit one, else the server's name."""
         return self.name if self.prefix is None else self.prefix
+
+    @property
+    def curation(self) -> Curation:
+        """The entry's curation of its tools (empty when it sets none)."""
+        return Curation(tools=self.tools, rename=self.rename, descriptions=self.descriptions)
 
 
 def parse_servers(data: Any, *, source: str = "config") -> list[ServerSpec]:

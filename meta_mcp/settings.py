@@ -12,7 +12,11 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from meta_mcp.config import Curation
+
 Transport = Literal["stdio", "http"]
+Expose = Literal["all", "search", "auto"]
+OnToolChange = Literal["warn", "quarantine", "accept"]
 SECRET_SOURCES = ("environment", "dotenv", "infisical", "docker")
 AgentProvider = Literal["auto", "openai", "openrouter", "openai-compatible", "sampling"]
 
@@ -67,6 +71,29 @@ class Settings(BaseSettings):
     page_max_items: int = Field(default=1000, ge=1, description="*/list: entries per page (then nextCursor)")
     page_max_bytes: int = Field(
         default=512_000, ge=1_000, description="*/list: JSON bytes per page, so a page fits a client's message limit"
+    )
+    # -- the tool surface: names, curation, exposure, pinned definitions (see README "Names, curation and exposure") --
+    name_max_length: int = Field(
+        default=48, ge=24, le=128, description="longest exposed tool name; longer ones become a readable head plus "
+        "a stable hash (48 leaves room for a host prefix like mcp__meta__ within the model APIs' 64)",
+    )
+    name_charset: Literal["llm", "mcp"] = Field(
+        default="llm", description="characters of exposed tool names: llm = A-Z a-z 0-9 _ - (what OpenAI and "
+        "Anthropic accept), mcp = the MCP spec's set, dots too; others become _",
+    )
+    curation: Curation | None = Field(
+        default=None, description='workspace-wide curation (JSON), globs and keys as <server>__<tool>: '
+        '{"tools": {"allow": [...], "deny": ["*__delete_*"]}, "rename": {...}, "descriptions": {...}}',
+    )
+    expose: Expose = Field(
+        default="auto", description="tools/list: all = every tool; search = the meta tools and pinned tools only "
+        "(find_tools / call_tool reach the rest); auto = all while a workspace has at most expose_auto_max tools, "
+        "else search",
+    )
+    expose_auto_max: int = Field(default=40, ge=0, description="expose=auto: most tools listed in full")
+    on_tool_change: OnToolChange = Field(
+        default="warn", description="a tool whose definition differs from the first one seen: warn = log a diff "
+        "and show it in list_servers; quarantine = hide it until approve_tool_change; accept = take the new one",
     )
     http_body_timeout: float = Field(default=30.0, gt=0, description="HTTP: seconds a request body may take to arrive")
     http_idle_timeout: float = Field(default=10.0, gt=0, description="HTTP: longest pause while a request body arrives (s)")
