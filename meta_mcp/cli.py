@@ -56,9 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", help="DEBUG, INFO (default), WARNING or ERROR; logs go to stderr")
     serve.add_argument("--no-scrub-env", dest="scrub_env", action="store_const", const=False,
                        help="keep secrets in meta-mcp's own environment block (no re-exec at start)")
+    serve.add_argument("--gateway", metavar="URL|docker", help="use a Docker MCP Gateway: its URL (token from "
+                       "MCP_GATEWAY_AUTH_TOKEN) or docker (docker mcp gateway run); see README")
     from meta_mcp.cli_catalog import add_catalog_parser
+    from meta_mcp.cli_secrets import add_secrets_parser
 
     add_catalog_parser(sub)
+    add_secrets_parser(sub)
     return parser
 
 
@@ -70,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         from meta_mcp.cli_catalog import run_catalog
 
         return run_catalog(args)
+    if args.command == "secrets":
+        from meta_mcp.cli_secrets import run_secrets
+
+        return run_secrets(args)
     return 2
 
 
