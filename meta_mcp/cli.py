@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="extra catalog file (Docker MCP catalog format; repeatable)")
     serve.add_argument("--no-api", dest="api", action="store_false", default=None,
                        help="HTTP: do not serve the chat API (/chat, /sse/chat, /mcp/find, …) beside /mcp")
+    serve.add_argument("--no-ui", dest="ui", action="store_false", default=None,
+                       help="HTTP: do not serve the web console at /ui (on by default on loopback)")
     serve.add_argument("--log-level", help="DEBUG, INFO (default), WARNING or ERROR; logs go to stderr")
     serve.add_argument("--no-scrub-env", dest="scrub_env", action="store_const", const=False,
                        help="keep secrets in meta-mcp's own environment block (no re-exec at start)")

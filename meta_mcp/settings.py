@@ -221,6 +221,8 @@ class Settings(BaseSettings):
     )
     api: bool = Field(default=True, description="HTTP: serve the chat API (/chat, /mcp/find, …) beside /mcp; "
                       "--no-api turns it off")
+    ui: bool | None = Field(default=None, description="HTTP: serve the web console at /ui (unset: on when bound to "
+                            "loopback, off otherwise); --no-ui turns it off")
     chat_disconnect_grace_s: float = Field(
         default=5.0, gt=0, description="chat API: how long a streamed chat waits for its client to reconnect "
         "(Last-Event-ID) before it is cancelled",
