@@ -1,6 +1,8 @@
 """Exposed names: valid, deterministic, stable, never colliding."""
 
-from meta_mcp.registry.naming import NAME_RE, NameTable, base_name, hashed_name
+import re
+
+from meta_mcp.registry.naming import MCP_POLICY, NAME_RE, NameTable, base_name, hashed_name
 from meta_mcp.registry.uris import exposed_uri, split_uri
 
 
@@ -14,8 +16,12 @@ def test_invalid_characters_are_replaced_and_names_stay_valid():
     assert base_name("my server", "do/thing!") == "my_server__do_thing_"
     long = "t" * 200
     name = NameTable().assign([("s", "s", long)])[("s", long)]
-    assert NAME_RE.match(name) and len(name) == 128
+    # The default budget: 48 characters without dots (what model APIs accept, with room for a host prefix).
+    assert NAME_RE.match(name) and re.match(r"^[A-Za-z0-9_-]{1,48}$", name) and len(name) == 48
     assert name == hashed_name("s", "s", long)  # deterministic
+    spec_name = NameTable(MCP_POLICY).assign([("s", "s", long)])[("s", long)]
+    assert NAME_RE.match(spec_name) and len(spec_name) == 128
+    assert spec_name == hashed_name("s", "s", long, MCP_POLICY)
 
 
 def test_clash_goes_to_the_newcomer_and_earlier_names_are_kept():

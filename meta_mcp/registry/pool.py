@@ -2,8 +2,8 @@
 
 Two workspaces that add the identical server — same name and the same launch spec (command, args,
 env, cwd, url, headers, transport, timeout) — share one upstream process or connection. The pool
-counts who holds each one and stops it when the last holder releases it. The exposed prefix is not
-part of the identity: it is each workspace's own business.
+counts who holds each one and stops it when the last holder releases it. The exposed prefix and the
+curation of its tools are not part of the identity: they are each workspace's own business.
 
 Example:
     a = pool.hold(spec); await pool.ready(a)      # starts the server
@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 
 import anyio.abc
 
-from meta_mcp.config import ServerSpec
+from meta_mcp.config import CURATION_FIELDS, ServerSpec
 from meta_mcp.providers.process import Prespawned
 from meta_mcp.providers.upstream import UpstreamProvider
 from meta_mcp.settings import Settings
@@ -28,8 +28,8 @@ ProviderFactory = Callable[[ServerSpec, Settings, anyio.abc.TaskGroup, Prespawne
 
 
 def spec_key(spec: ServerSpec) -> str:
-    """The identity of a launch: everything but the exposed prefix."""
-    return json.dumps(spec.model_dump(exclude={"prefix"}, mode="json"), sort_keys=True)
+    """The identity of a launch: everything but the exposed prefix and the curation."""
+    return json.dumps(spec.model_dump(exclude={"prefix", *CURATION_FIELDS}, mode="json"), sort_keys=True)
 
 
 class UpstreamPool:

@@ -7,7 +7,13 @@ single call path: clients, `call_tool`, the sandbox and the agent all call throu
 
 Semantics:
 - the builtin meta tools come first and their names are reserved; servers follow in the order they
-  were added (see `naming` for who wins a clash);
+  were added (see `naming` for who wins a clash); tool names follow the settings' name budget;
+- each rebuild curates every server's tools (`curation`), checks them against their pinned
+  definitions (`pinning`), names them, and narrows what `tools/list` shows (`exposure`) — in one
+  step, so a changed upstream list is never exposed uncurated; the meta tools are told what stands
+  behind them (`surface_changed(summary)`) before they are listed;
+- a tool may be called by its exposed name or by an alias (`<server>__<tool>` as the server names
+  it); a hidden tool (curation, quarantine) is refused on every path with the reason;
 - an unknown tool, prompt or resource is a JSON-RPC `INVALID_PARAMS` error that names it and
   suggests close matches;
 - a provider's own failure (`ToolError`: crashed, timed out, not running) becomes a tool result with
@@ -24,21 +30,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import anyio
 from mcp import MCPError
 from mcp_types import INVALID_PARAMS
 
-from meta_mcp.config import ServerSpec
+from meta_mcp.config import Curation, ServerSpec
 from meta_mcp.providers.base import NO_CONTEXT, CallContext, Provider, ToolError, tool_error
 from meta_mcp.providers.upstream import UpstreamProvider
-from meta_mcp.registry.naming import NameTable
+from meta_mcp.registry import exposure
+from meta_mcp.registry.curation import curate
+from meta_mcp.registry.exposure import MemoryRecords, SurfaceRecords, SurfaceSummary
+from meta_mcp.registry.naming import MCP_POLICY, NamePolicy, NameTable
 from meta_mcp.registry.notify import ChangeNotifier
 from meta_mcp.registry.interceptors import Interceptor, ToolCall, run_chain
 from meta_mcp.registry.pages import SnapshotHistory, decode_cursor, page
+from meta_mcp.registry.pinning import Change, DefinitionBook
 from meta_mcp.registry.pool import UpstreamPool
-from meta_mcp.registry.snapshot import Snapshot, build_snapshot
+from meta_mcp.registry.snapshot import Entry, Hidden, Route, Snapshot, ToolEntry, build_snapshot
 from meta_mcp.registry.uris import exposed_uri, split_uri
 from meta_mcp.settings import Settings
 from meta_mcp.validation import close_matches, did_you_mean
@@ -63,8 +74,17 @@ class Registry:
         self._builtin: list[Provider] = []
         self._servers: dict[str, UpstreamProvider] = {}
         self._prefixes: dict[str, str] = {}
-        self._tool_names = NameTable()
-        self._prompt_names = NameTable()
+        self.name_policy = NamePolicy(settings.name_max_length, settings.name_charset)
+        self._tool_names = NameTable(self.name_policy)
+        self._prompt_names = NameTable(MCP_POLICY)  # prompts keep the MCP rule: no model API names them
+        self._curations: dict[str, Curation] = {}
+        """Each server's curation from its spec (config entry, ad-hoc spec)."""
+        self._stored_curations: dict[str, Curation] = {}
+        """Curation given to add_server / configure_server, laid over the spec's (kept in the records)."""
+        self._records: SurfaceRecords = MemoryRecords()
+        self._pins: set[tuple[str, str]] = set()
+        self._definitions = DefinitionBook(settings.on_tool_change, workspace)
+        self._summary = exposure.summarize({}, settings.expose, settings.expose_auto_max)
         self._snapshot = Snapshot()
         self._history = SnapshotHistory(self._snapshot)
         self._preloaded = anyio.Event()
@@ -129,9 +149,11 @@ class Registry:
             raise ValueError(f"server {spec.name!r} is already added")
         # Taken synchronously, so servers keep the order they were added in (names stay deterministic).
         self._prefixes[spec.name] = spec.effective_prefix
+        self._curations[spec.name] = spec.curation
         provider = self._pool.hold(spec)
         self._servers[spec.name] = provider
         provider.listeners.append(self)
+        await self._load_server_records(spec.name)
         await self._pool.ready(provider)
         if self._log_level is not None:
             await provider.set_log_level(self._log_level)
@@ -179,6 +201,9 @@ class Registry:
         if provider is None:
             raise _unknown("server", name, self._servers)
         self._prefixes.pop(name, None)
+        self._curations.pop(name, None)
+        self._stored_curations.pop(name, None)
+        self._definitions.forget(name)
         if self in provider.listeners:
             provider.listeners.remove(self)
         await self._rebuild_and_notify()
@@ -206,16 +231,132 @@ class Registry:
         await self.notifier.log(level, data, logger_name)
 
     def _rebuild(self) -> Snapshot:
-        entries = [(p, "") for p in self._builtin] + [(p, self.prefix_of(n)) for n, p in self._servers.items()]
+        settings, book = self.settings, self._definitions
+        workspace_curation = settings.curation
+        book.begin()
+        servers: list[Entry] = []
+        counts: dict[str, int] = {}
+        for name, provider in self._servers.items():
+            own = self._stored_curations.get(name, Curation()).over(self._curations.get(name, Curation()))
+            plan = curate(name, provider.listing.tools, own or None, workspace_curation)
+            tools = [ToolEntry(c.original, c.display, c.wire, book.check(name, c.source)) for c in plan.tools]
+            counts[name] = sum(1 for t in tools if t.withheld is None)
+            servers.append(Entry(provider, self.prefix_of(name), tools, plan.denied))
+        summary = exposure.summarize(counts, settings.expose, settings.expose_auto_max)
+        for builtin in self._builtin:
+            if (told := getattr(builtin, "surface_changed", None)) is not None:
+                told(summary)
+        entries = [Entry(p, "", [ToolEntry(t["name"], t["name"], t) for t in p.listing.tools]) for p in self._builtin]
         reserved = {t["name"]: p.name for p in self._builtin for t in p.listing.tools}
-        self._snapshot = build_snapshot(entries, self._tool_names, self._prompt_names, reserved)
+        snapshot = build_snapshot(entries + servers, self._tool_names, self._prompt_names, reserved)
+        owner = {name: (p.name, original) for name, (p, original) in snapshot.tool_routes.items()}
+        always = {p.name for p in self._builtin}
+        shown = exposure.listed(snapshot.all_tools, owner, always, self._pins, summary.listed_all)
+        self._summary = summary
+        self._snapshot = replace(snapshot, tools=shown)
         self._history.push(self._snapshot)
         return self._snapshot
 
     async def _rebuild_and_notify(self) -> None:
         old = self._snapshot.signature()
         new = self._rebuild().signature()
+        await self._save_definitions()
         await self.notifier.changed(tools=old[0] != new[0], resources=old[1] != new[1], prompts=old[2] != new[2])
+
+    # -- what a workspace keeps: pins, pinned definitions, stored curation ---------------------------
+
+    def bind_records(self, records: SurfaceRecords) -> None:
+        """Keep pins, pinned definitions and stored curation in `records` (the state store) from now
+        on; the workspace's pins are loaded in the background (lists and lookups wait, like a preload)."""
+        self._records = records
+
+        async def load() -> list[ServerSpec]:
+            try:
+                pins = (await records.load(exposure.PINS_KEY)).get("pins") or []
+                self._pins = {(str(s), str(t)) for s, t in pins}
+            except Exception as exc:  # a store that fails must not keep the workspace from starting
+                logger.error("workspace %r: cannot read its pinned tools: %s", self.workspace, exc)
+            for name in list(self._servers):
+                await self._load_server_records(name)
+            await self._rebuild_and_notify()
+            return []
+
+        self.preload(load)
+
+    async def _load_server_records(self, name: str) -> None:
+        """Load server `name`'s pinned definitions and stored curation (once; again after a removal)."""
+        if self._definitions.loaded(name):
+            return
+        try:
+            definitions = await self._records.load(exposure.definitions_key(name))
+            stored = await self._records.load(exposure.curation_key(name))
+        except Exception as exc:
+            logger.error("workspace %r: cannot read the pinned definitions of %r: %s", self.workspace, name, exc)
+            definitions, stored = {}, {}
+        if name not in self._servers or self._definitions.loaded(name):
+            return  # removed (or loaded by another task) meanwhile
+        try:
+            self._stored_curations[name] = Curation.model_validate(stored) if stored else Curation()
+        except ValueError as exc:
+            logger.error("workspace %r: the stored curation of %r is invalid, ignored: %s", self.workspace, name, exc)
+        self._definitions.load(name, definitions)
+
+    async def _save_definitions(self) -> None:
+        for server, record in self._definitions.take_dirty().items():
+            try:
+                await self._records.save(exposure.definitions_key(server), record)
+            except Exception as exc:
+                logger.warning("workspace %r: cannot save the pinned definitions of %r: %s", self.workspace, server, exc)
+
+    @property
+    def summary(self) -> SurfaceSummary:
+        """What stands behind the meta tools now (callable tools per server, whether all are listed)."""
+        return self._summary
+
+    @property
+    def pins(self) -> frozenset[tuple[str, str]]:
+        """Pinned tools as (server, the tool's own name)."""
+        return frozenset(self._pins)
+
+    def resolve_tool(self, name: str) -> tuple[str | None, str, str] | None:
+        """(exposed name or None if hidden, server, the tool's own name) of a name a caller may use: an
+        exposed name, an alias, or the name of a hidden tool. None when nothing is known by it."""
+        snapshot = self._snapshot
+        exposed = name if name in snapshot.tool_routes else snapshot.aliases.get(name)
+        if exposed is not None:
+            provider, original = snapshot.tool_routes[exposed]
+            return exposed, provider.name, original
+        gone = snapshot.hidden.get(name)
+        return (gone.exposed if gone.exposed else None, gone.server, gone.original) if gone is not None else None
+
+    def hidden_tool(self, name: str) -> Hidden | None:
+        return self._snapshot.hidden.get(name)
+
+    async def set_pins(self, pins: Iterable[tuple[str, str]]) -> None:
+        """Replace the workspace's pins, save them, and tell clients if the listing changed. Raises what
+        the records raise when they cannot be saved (nothing changes then)."""
+        pins = set(pins)
+        await self._records.save(exposure.PINS_KEY, {"pins": sorted([s, t] for s, t in pins)})
+        self._pins = pins
+        await self._rebuild_and_notify()
+
+    async def set_curation(self, name: str, curation: Curation) -> None:
+        """Lay `curation` over server `name`'s own (for good: it is saved), re-applied at once. Raises what
+        the records raise when it cannot be saved (nothing changes then)."""
+        await self._records.save(exposure.curation_key(name), curation.model_dump(exclude_defaults=True))
+        self._stored_curations[name] = curation
+        await self._rebuild_and_notify()
+
+    def changed_tools(self, name: str) -> list[Change]:
+        """Tools of server `name` whose listed definition differs from the pinned one."""
+        return self._definitions.changes(name)
+
+    async def approve_tool_change(self, server: str, tool: str) -> bool:
+        """Pin the definition listed now of a changed tool; it is callable (and listed) again."""
+        if not self._definitions.approve(server, tool):
+            return False
+        await self._rebuild_and_notify()
+        return True
 
     # -- the one call path -------------------------------------------------------------------------
 
@@ -226,14 +367,37 @@ class Registry:
             await self.wait_preloaded()
             route = getattr(self._snapshot, routes_of).get(name)
         if route is None:
-            kind = {"tool_routes": "tool", "prompt_routes": "prompt"}[routes_of]
+            kind = {"tool_routes": "tool", "prompt_routes": "prompt"}[routes_of]  # tools: see _tool_route
             raise _unknown(kind, name, getattr(self._snapshot, routes_of))
         return route
 
+    async def _tool_route(self, name: str) -> tuple[str, Route]:
+        """The exposed name and route of `name` (exposed or an alias); a hidden tool is refused with the
+        reason; an unknown one waits for preloaded servers, then is `INVALID_PARAMS` with suggestions."""
+        for attempt in (0, 1):
+            snapshot = self._snapshot
+            exposed = name if name in snapshot.tool_routes else snapshot.aliases.get(name)
+            if exposed is not None:
+                return exposed, snapshot.tool_routes[exposed]
+            if (gone := snapshot.hidden.get(name)) is not None:
+                if attempt == 0 and not self._preloaded.is_set():
+                    await self.wait_preloaded()
+                    continue
+                raise MCPError(INVALID_PARAMS, f"Tool {name!r} of server {gone.server!r} is not available here: "
+                               f"{gone.reason}.")
+            if attempt == 0 and not self._preloaded.is_set():
+                await self.wait_preloaded()
+                continue
+            break
+        raise _unknown("tool", name, self._snapshot.tool_routes)
+
     async def call_tool(self, name: str, arguments: dict[str, Any] | None, call: CallContext = NO_CONTEXT
                         ) -> dict[str, Any]:
-        """Call an exposed tool; returns the `CallToolResult` wire dict (or an `input_required` result)."""
-        route = self._snapshot.tool_routes.get(name) or await self._route("tool_routes", name)
+        """Call a tool by its exposed name or an alias; returns the `CallToolResult` wire dict (or an
+        `input_required` result)."""
+        route = self._snapshot.tool_routes.get(name)
+        if route is None:
+            name, route = await self._tool_route(name)
         provider, original = route
         if not self._interceptors:
             return await self._call_provider(provider, original, arguments, call)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
 
 import pytest
 from support import MODES, tool_names
@@ -58,8 +59,10 @@ async def test_a_custom_prefix_and_the_empty_prefix(env: Env) -> None:
 async def test_invalid_characters_become_underscores(env: Env) -> None:
     env.upstreams.define("alpha", tools=["get weather!", "ünïcode", "a/b:c", "dots.and-dashes"])
     await env.add("alpha")
-    assert exposed(env)[-4:] == ["alpha__get_weather_", "alpha___n_code", "alpha__a_b_c", "alpha__dots.and-dashes"]
+    # The default charset (`llm`) has no dots: models' APIs refuse them (name_charset="mcp" keeps them).
+    assert exposed(env)[-4:] == ["alpha__get_weather_", "alpha___n_code", "alpha__a_b_c", "alpha__dots_and-dashes"]
     assert route(env, "alpha__get_weather_") == ("alpha", "get weather!")
+    assert route(env, "alpha__dots_and-dashes") == ("alpha", "dots.and-dashes")
 
 
 async def test_names_that_clash_after_replacing_characters_get_the_hashed_form(env: Env) -> None:
@@ -102,16 +105,18 @@ async def test_meta_tool_names_are_reserved(env: Env, mode: str) -> None:
         assert proxied.structured_content == {"server": "sneaky", "tool": "list_servers", "arguments": {}}
 
 
-async def test_an_over_long_name_is_cut_to_128_with_a_digest(env: Env) -> None:
-    fits, too_long = "f" * (128 - len("alpha__")), "t" * 200
-    env.upstreams.define("alpha", tools=[fits, fits + "x", too_long])
-    await env.add("alpha")
-    names = exposed(env)[-3:]
-    assert names[0] == "alpha__" + fits  # exactly 128: kept as it is
-    assert names[1] == ("alpha__" + fits)[:119] + "-" + digest("alpha", fits + "x")
-    assert names[2] == ("alpha__" + too_long)[:119] + "-" + digest("alpha", too_long)
-    assert [len(n) for n in names] == [128, 128, 128] and all(VALID.match(n) for n in names)
-    assert route(env, names[2]) == ("alpha", too_long)
+@pytest.mark.parametrize("budget", [48, 128])
+async def test_an_over_long_name_is_cut_to_the_budget_with_a_digest(make_env: Any, budget: int) -> None:
+    async with make_env(name_max_length=budget) as env:  # 48: the default; 128: the MCP spec's limit
+        fits, too_long = "f" * (budget - len("alpha__")), "t" * 200
+        env.upstreams.define("alpha", tools=[fits, fits + "x", too_long])
+        await env.add("alpha")
+        names = exposed(env)[-3:]
+        assert names[0] == "alpha__" + fits  # exactly the budget: kept as it is
+        assert names[1] == ("alpha__" + fits)[:budget - 9] + "-" + digest("alpha", fits + "x")
+        assert names[2] == ("alpha__" + too_long)[:budget - 9] + "-" + digest("alpha", too_long)
+        assert [len(n) for n in names] == [budget] * 3 and all(VALID.match(n) for n in names)
+        assert route(env, names[2]) == ("alpha", too_long)
 
 
 async def test_a_hashed_name_is_kept_after_the_holder_of_the_plain_name_leaves(env: Env) -> None:
