@@ -122,9 +122,40 @@ async def find_servers(ws: Workspace, query: str, limit: int = 10) -> Found | Ca
     needs_docker = any(h.entry.image and h.entry.choose(False)[0] is None for h in hits)
     docker = await adocker_available() if needs_docker else False
     active = ws.registry.servers
-    servers = tuple({**describe(h.entry, docker_available=docker), "score": h.score, "active": h.entry.name in active}
-                    for h in hits)
+    servers = tuple([{**describe(h.entry, docker_available=docker), "score": h.score, "active": h.entry.name in active,
+                      "secrets": await secret_status(ws, h.entry)} for h in hits])
     return Found(query, servers, len(catalog))
+
+
+async def secret_status(ws: Workspace, entry: Any) -> list[dict[str, Any]]:
+    """Each secret catalog entry `entry` declares — name, variable, required — with whether it is set and in
+    which source of the secrets chain (`environment`, `dotenv`, `infisical`, …); never its value."""
+    chain = ws.services.secrets
+    status = []
+    for secret in entry.secrets:
+        source = await chain.where(secret.env, secret.name)
+        status.append({"name": secret.name, "env": secret.env, "required": secret.required, "set": source is not None,
+                       "source": source})
+    return status
+
+
+async def active_secrets(ws: Workspace) -> dict[str, list[dict[str, Any]]]:
+    """`secret_status` of each active server that was added from the catalog and declares secrets, by name."""
+    from meta_mcp.services.catalog import CatalogError
+
+    records = await ws.services.state.servers(ws.name)
+    status: dict[str, list[dict[str, Any]]] = {}
+    for name in ws.registry.servers:
+        record = records.get(name)
+        if record is None or record.source != "catalog":
+            continue
+        try:
+            entry = ws.services.catalog.get(name)
+        except CatalogError:
+            return status
+        if entry is not None and entry.secrets:
+            status[name] = await secret_status(ws, entry)
+    return status
 
 
 def adhoc_refusal(settings: Settings, origin: Origin) -> str | None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from meta_mcp.redaction import Redactor
 from meta_mcp.services.bm25 import IndexCache
-from meta_mcp.services.secrets import ChainSecrets, EnvSecrets
+from meta_mcp.services.secrets import ChainSecrets, sources_from_settings
 from meta_mcp.services.state import MemoryStore, StateStore
 from meta_mcp.settings import Settings
 
@@ -46,12 +46,15 @@ class Services:
     @classmethod
     def from_settings(cls, settings: Settings, environ: Mapping[str, str], dotenv: Path | None = Path(".env"),
                       redactor: Redactor | None = None) -> Services:
-        """`redactor` (the CLI's, already on the log handlers) learns the model keys now and every secret
-        the chain hands out later."""
+        """`redactor` (the CLI's, already on the log handlers) learns the model keys, the gateway token and the
+        credentials of the secrets manager and the tracing backends now, and every secret the chain hands out
+        later. The chain's sources follow `settings.secrets_order`."""
         redactor = redactor if redactor is not None else Redactor()
-        redactor.add(*(key.get_secret_value() for key in (settings.openai_api_key, settings.openrouter_api_key,
-                                                          settings.agent_api_key) if key is not None))
-        secrets = ChainSecrets([EnvSecrets(environ, dotenv)], redactor)
+        redactor.add(*(key.get_secret_value() for key in (
+            settings.openai_api_key, settings.openrouter_api_key, settings.agent_api_key, settings.gateway_token,
+            settings.infisical_client_secret, settings.langfuse_secret_key, settings.otel_exporter_otlp_headers,
+        ) if key is not None))
+        secrets = ChainSecrets(sources_from_settings(settings, environ, dotenv), redactor)
         return cls(settings=settings, secrets=secrets, state=MemoryStore(settings.agent_max_conversations),
                    redactor=redactor)
 

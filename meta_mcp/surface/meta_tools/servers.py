@@ -1,10 +1,12 @@
-"""Meta tool `list_servers`: the workspace's servers, their status and counts."""
+"""Meta tool `list_servers`: the workspace's servers, their status and counts, and for a catalog server the
+secrets it needs: whether each is set and in which source (never a value)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from meta_mcp.operations.servers import list_servers as list_op
+from meta_mcp.operations.servers import active_secrets
 from meta_mcp.surface.meta_tools.base import MetaContext, MetaTool, structured
 
 _SERVER_SCHEMA = {
@@ -19,13 +21,25 @@ _SERVER_SCHEMA = {
         "prompts": {"type": "integer"},
         "restarts": {"type": "integer"},
         "last_error": {"type": ["string", "null"]},
+        "secrets": {
+            "type": "array",
+            "description": "A catalog server's secrets: whether each is set, and in which source",
+            "items": {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "env": {"type": "string"}, "required": {"type": "boolean"},
+                               "set": {"type": "boolean"}, "source": {"type": ["string", "null"]}},
+                "required": ["name", "env", "set", "source"],
+            },
+        },
     },
     "required": ["name", "status", "transport", "prefix", "tools", "resources", "prompts", "last_error"],
 }
 
 
 async def list_servers(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
-    return structured({"servers": [s.as_dict() for s in list_op(ctx.workspace)]})
+    secrets = await active_secrets(ctx.workspace)
+    servers = [s.as_dict() | ({"secrets": secrets[s.name]} if s.name in secrets else {}) for s in list_op(ctx.workspace)]
+    return structured({"servers": servers})
 
 
 LIST_SERVERS = MetaTool(
