@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, help="mcpServers file (JSON or YAML) with servers to start")
     serve.add_argument("--catalog", dest="catalogs", type=Path, action="append",
                        help="extra catalog file (Docker MCP catalog format; repeatable)")
+    serve.add_argument("--state", dest="state_url", metavar="URL",
+                       help="where state lives: sqlite:///path (default: ~/.local/state/meta-mcp/state.db), "
+                       "redis://host:6379/0 (also REDIS_URL), memory:// (lost on exit)")
     serve.add_argument("--no-api", dest="api", action="store_false", default=None,
                        help="HTTP: do not serve the chat API (/chat, /sse/chat, /mcp/find, …) beside /mcp")
     serve.add_argument("--no-ui", dest="ui", action="store_false", default=None,
