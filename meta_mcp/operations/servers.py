@@ -11,6 +11,8 @@ Semantics (every front door — meta tools, chat API, CLI — gets exactly these
 - `remove_server` stops (or, when another workspace shares it, releases) the server: `Removed`.
 - `configure_server` validates against the entry's schema, stores the values (never secrets) and,
   if the server is active, restarts it with them: `Configured`.
+- `curate_server` stores what the workspace exposes of a server's tools (`tools: {allow, deny}`,
+  `rename`, `descriptions`; laid over its config entry's own) and re-applies it at once: `Curated`.
 
 Example:
     outcome = await add_server(ws, "fs", config={"paths": ["/tmp"]})
@@ -81,11 +83,13 @@ class ServerInfo:
     prompts: int
     restarts: int
     last_error: str | None
+    changed_tools: tuple[dict[str, Any], ...] = ()
+    """Tools whose definition differs from the first one seen: {tool, status, diff} (see registry.pinning)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "status": self.status, "transport": self.transport, "prefix": self.prefix,
                 "tools": self.tools, "resources": self.resources, "prompts": self.prompts,
-                "restarts": self.restarts, "last_error": self.last_error}
+                "restarts": self.restarts, "last_error": self.last_error, "changed_tools": list(self.changed_tools)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +107,8 @@ def list_servers(ws: Workspace) -> list[ServerInfo]:
     return [
         ServerInfo(name=p.name, status=p.status, transport=p.transport, prefix=registry.prefix_of(p.name),
                    tools=len(p.listing.tools), resources=len(p.listing.resources) + len(p.listing.resource_templates),
-                   prompts=len(p.listing.prompts), restarts=p.restarts, last_error=p.last_error)
+                   prompts=len(p.listing.prompts), restarts=p.restarts, last_error=p.last_error,
+                   changed_tools=tuple(c.as_dict() for c in registry.changed_tools(p.name)))
         for p in registry.servers.values()
     ]
 
@@ -330,3 +335,48 @@ def form_server(state: Any) -> str | None:
         return None
     server = value.get("server") if isinstance(value, dict) else None
     return server if isinstance(server, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Curated:
+    """What `curate_server` did: the curation is stored; when the server is active, its tools now."""
+
+    server: str
+    active: bool
+    tools: tuple[str, ...] = ()
+    """Exposed names of its callable tools now."""
+    hidden: tuple[str, ...] = ()
+    """Its tools (own names) that curation hides now."""
+    ok = True
+
+    @property
+    def message(self) -> str:
+        if not self.active:
+            return f"Stored the curation of {self.server!r}; it applies when the server is added."
+        return (f"Curated {self.server!r}: {len(self.tools)} tools exposed, {len(self.hidden)} hidden; clients were "
+                "notified.")
+
+    def data(self) -> dict[str, Any]:
+        return {"outcome": "curated", "server": self.server, "active": self.active, "tools": list(self.tools),
+                "hidden": list(self.hidden), "message": self.message}
+
+
+async def curate_server(ws: Workspace, name: str, *, tools: dict[str, Any] | None = None,
+                        rename: dict[str, str] | None = None, descriptions: dict[str, str] | None = None
+                        ) -> Curated | InvalidSpec | NotSaved:
+    """Store what workspace `ws` exposes of server `name`'s tools (replacing what was stored; laid over its
+    config entry's own curation) and re-apply it at once: hidden tools are gone from every call path."""
+    from meta_mcp.config import Curation
+
+    try:
+        curation = Curation.model_validate({"tools": tools, "rename": rename or {}, "descriptions": descriptions or {}})
+    except ValidationError as exc:
+        return InvalidSpec(name, tuple(pydantic_problems(exc, "curation")))
+    registry = ws.registry
+    try:
+        await registry.set_curation(name, curation)
+    except StateError as exc:
+        return NotSaved(name, str(exc))
+    snapshot = registry.snapshot
+    hidden = sorted({h.original for h in snapshot.hidden.values() if h.server == name and h.exposed is None})
+    return Curated(name, name in registry.servers, tuple(registry.exposed_tools_of(name)), tuple(hidden))

@@ -1,5 +1,8 @@
 """Meta tools that change the surface: `add_server`, `remove_server`, `configure_server`.
 
+Both `add_server` and `configure_server` take curation options — `tools: {allow, deny}`, `rename`,
+`descriptions` — stored for the workspace and re-applied at once (`operations.servers.curate_server`).
+
 Thin adapters over `meta_mcp.operations.servers` (where the semantics are stated): arguments in, the
 typed outcome out as a tool result (`rendered`). One thing is theirs: when `add_server` needs config
 and the client can show a form, they ask for the missing fields with an `input_required`
@@ -13,7 +16,8 @@ from typing import Any
 
 from meta_mcp.operations import servers
 from meta_mcp.operations.outcomes import NeedsConfig
-from meta_mcp.surface.meta_tools.base import MetaContext, MetaTool, rendered
+from meta_mcp.providers.base import tool_error
+from meta_mcp.surface.meta_tools.base import MetaContext, MetaTool, rendered, structured
 from meta_mcp.validation import NAME_PATTERN
 
 
@@ -44,6 +48,8 @@ def _answer(ctx: MetaContext) -> servers.FormAnswer | None:
 
 
 async def add_server(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
+    if (refused := await _curate(ctx, args)) is not None:
+        return refused
     answer = _answer(ctx)
     outcome = await servers.add_server(ctx.workspace, args["name"], spec=args.get("spec"), config=args.get("config"),
                                        answer=answer, origin=ctx.call.origin)
@@ -56,7 +62,25 @@ async def remove_server(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any
     return rendered(await servers.remove_server(ctx.workspace, args["name"]))
 
 
+_CURATION_ARGS = ("tools", "rename", "descriptions")
+
+
+async def _curate(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any] | None:
+    """Store the call's curation options, if it has any; the result when that failed, else None."""
+    if not any(key in args for key in _CURATION_ARGS):
+        return None
+    outcome = await servers.curate_server(ctx.workspace, args["name"], **{k: args.get(k) for k in _CURATION_ARGS})
+    return None if outcome.ok else rendered(outcome)
+
+
 async def configure_server(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
+    if "config" not in args:
+        if not any(key in args for key in _CURATION_ARGS):
+            return tool_error("configure_server: give config, or curation (tools, rename, descriptions)")
+        outcome = await servers.curate_server(ctx.workspace, args["name"], **{k: args.get(k) for k in _CURATION_ARGS})
+        return structured(outcome.data()) if isinstance(outcome, servers.Curated) else rendered(outcome)
+    if (refused := await _curate(ctx, args)) is not None:
+        return refused
     return rendered(await servers.configure_server(ctx.workspace, args["name"], args["config"]))
 
 
@@ -73,6 +97,16 @@ _SPEC = {
         "timeout": {"type": "number", "exclusiveMinimum": 0},
     },
 }
+_GLOBS = {"type": "array", "items": {"type": "string"}}
+_CURATION = {
+    "tools": {"type": "object", "properties": {"allow": _GLOBS, "deny": _GLOBS}, "additionalProperties": False,
+              "description": "Which of the server's tools are exposed: globs of their own names, deny wins"},
+    "rename": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1},
+               "description": "tool → new name (the server's prefix still applies)"},
+    "descriptions": {"type": "object", "additionalProperties": {"type": "string"},
+                     "description": "tool → the description shown instead"},
+}
+_SPEC["properties"].update(_CURATION)  # a spec may carry its curation, like a config file entry
 
 ADD_SERVER = MetaTool(
     {
@@ -87,6 +121,7 @@ ADD_SERVER = MetaTool(
                 "name": _NAME,
                 "spec": _SPEC,
                 "config": {"type": "object", "description": "Config values of a catalog entry"},
+                **_CURATION,
             },
             "required": ["name"],
         },
@@ -111,11 +146,12 @@ CONFIGURE_SERVER = MetaTool(
         "name": "configure_server",
         "title": "Configure a server",
         "description": "Validate and store config values for a catalog server (merged over what is stored); "
-        "restarts it with them if it is active. Not for secrets: those come from meta-mcp's environment.",
+        "restarts it with them if it is active. Not for secrets: those come from meta-mcp's environment. "
+        "With tools / rename / descriptions, changes which of any server's tools are exposed, and how, at once.",
         "inputSchema": {
             "type": "object",
-            "properties": {"name": _NAME, "config": {"type": "object"}},
-            "required": ["name", "config"],
+            "properties": {"name": _NAME, "config": {"type": "object"}, **_CURATION},
+            "required": ["name"],
         },
         "annotations": {"destructiveHint": False, "openWorldHint": False},
     },

@@ -21,6 +21,17 @@ _SERVER_SCHEMA = {
         "prompts": {"type": "integer"},
         "restarts": {"type": "integer"},
         "last_error": {"type": ["string", "null"]},
+        "changed_tools": {
+            "type": "array",
+            "description": "Tools whose definition changed since first seen: warned (still callable) or "
+            "quarantined (hidden until approve_tool_change), with a diff",
+            "items": {
+                "type": "object",
+                "properties": {"tool": {"type": "string"}, "status": {"enum": ["warned", "quarantined"]},
+                               "diff": {"type": "string"}},
+                "required": ["tool", "status", "diff"],
+            },
+        },
         "secrets": {
             "type": "array",
             "description": "A catalog server's secrets: whether each is set, and in which source",
