@@ -59,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-ui", dest="ui", action="store_false", default=None,
                        help="HTTP: do not serve the web console at /ui (on by default on loopback)")
     serve.add_argument("--log-level", help="DEBUG, INFO (default), WARNING or ERROR; logs go to stderr")
+    serve.add_argument("--expose", choices=["all", "search", "auto"], help="tools/list: every tool, only the meta tools and pinned ones, or auto (default: all up to 40 tools)")
+    serve.add_argument("--on-tool-change", dest="on_tool_change", choices=["warn", "quarantine", "accept"], help="a tool whose definition changed since first seen: warn (default), quarantine until approved, or accept")
     serve.add_argument("--no-scrub-env", dest="scrub_env", action="store_const", const=False,
                        help="keep secrets in meta-mcp's own environment block (no re-exec at start)")
     serve.add_argument("--gateway", metavar="URL|docker", help="use a Docker MCP Gateway: its URL (token from "

@@ -7,7 +7,10 @@
   400 needs config/secrets or invalid, 403 refused, 409 cannot run here, 502 did not start);
 - `POST /mcp/remove {name}` → `{status, server, tools, message}` (404 when not active);
 - `GET /mcp/servers` → `{workspace, user_id, active_servers, available_tools, tool_count, server_count,
-  server_tools_info}`.
+  server_tools_info}` (each server's info lists its `changed_tools`: definitions changed since first seen);
+- `POST /mcp/approve {name}` → `{status, name, server, tool, approved, message}`: accepts the changed
+  definition of a tool (exposed name, `<server>__<tool>`, or a quarantined tool's name); 404 when no tool
+  has that name, 409 when it has no change to approve.
 """
 
 from __future__ import annotations
@@ -44,6 +47,10 @@ class AddRequest(BaseModel):
 
 class RemoveRequest(BaseModel):
     name: str = Field(pattern=NAME_PATTERN)
+
+
+class ApproveRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=300, description="The tool's name (exposed or <server>__<tool>)")
 
 
 class ServersResponse(BaseModel):
@@ -88,10 +95,20 @@ def router(workspace: Any) -> APIRouter:
         await ws.registry.wait_preloaded()
         tools = tool_ops.visible_tools(ws, lambda server, _: server != tool_ops.META_SERVER)
         info = {s.name: {"status": s.status, "transport": s.transport, "tool_count": s.tools,
-                         "tools": [t.exposed for t in tools if t.server == s.name], "last_error": s.last_error}
+                         "tools": [t.exposed for t in tools if t.server == s.name], "last_error": s.last_error,
+                         "changed_tools": list(s.changed_tools)}
                 for s in ops.list_servers(ws)}
         return ServersResponse(workspace=ws.name, user_id=request.headers.get(USER_HEADER), active_servers=list(info),
                                available_tools=[t.exposed for t in tools], tool_count=len(tools),
                                server_count=len(info), server_tools_info=info)
+
+    @api.post("/mcp/approve", responses=responses(400, 404, 409))
+    async def approve(body: ApproveRequest, ws: Workspace = Depends(workspace)) -> dict[str, Any]:
+        approval = await tool_ops.approve_tool_change(ws, body.name)
+        if not approval.ok:
+            if approval.server is None:
+                raise ApiError(404, "unknown_tool", approval.reason or f"No tool {body.name!r}.")
+            raise ApiError(409, "nothing_to_approve", approval.reason or "Nothing to approve.")
+        return {"status": "success", **approval.data()}
 
     return api
