@@ -160,6 +160,11 @@ class Settings(BaseSettings):
         "read-only meta tools); unset means all",
     )
     sandbox_max_concurrent: int = Field(default=4, ge=1, description="run_code: runs at once; more wait for a slot")
+    sandbox_pool_size: int = Field(
+        default=2, ge=0, le=16,
+        description="run_code: Deno processes kept started ahead, each used for one run and then killed (0: none; "
+        "filled after the first run)",
+    )
     sandbox_deno: Path | None = Field(default=None, description="run_code: Deno binary (default: the PyPI deno package's)")
     sandbox_tmpdir: Path | None = Field(
         default=None, description="run_code: where run directories go (default /dev/shm when writable, else the temp dir)"
