@@ -13,7 +13,16 @@
 text) and shortens HTTP session ids — which the SDK logs at INFO and which let anyone holding one
 speak in that session — to a hash (`session ID: #1a2b3c4d`), still good for following one session
 through a log. `install(redactor)` puts the filter on every handler the root logger (and any other
-configured logger) has. Traces and error texts reuse `Redactor.redact`.
+configured logger) has.
+
+The same redactor guards everything else that leaves meta-mcp:
+- `redacting_interceptor(redactor)` on the registry's one call path: every tool result (and the text
+  of a protocol error) of every caller — clients, `call_tool`, `run_code`'s bridge and its output,
+  `agent_chat` and its inner calls — has known secret values replaced (`Redactor.scrub`: values only,
+  so ordinary text that merely looks like a credential is left alone);
+- `RedactingASGI(app, redactor)` around the chat API: REST bodies and each SSE chunk;
+- the telemetry's span processor (`services.telemetry.export`): span names, attributes, events and
+  status texts, before any exporter sees them.
 
 Example:
     redactor = Redactor(["sk-live-123456"])
@@ -23,11 +32,16 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from meta_mcp.registry.interceptors import Interceptor
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4
@@ -61,6 +75,7 @@ class Redactor:
             if value and len(value) >= MIN_SECRET_LENGTH:
                 new.add(value)
                 new.add(quote(value, safe=""))
+                new.add(json.dumps(value)[1:-1])  # as it appears inside a JSON string (quotes, \\, \\uXXXX escaped)
         with self._lock:
             if new <= self._values:
                 return
@@ -78,6 +93,101 @@ class Redactor:
         if "=" in text:
             text = _SENSITIVE_PARAM.sub(rf"\1{MASK}", text)
         return _BEARER.sub(rf"\1{MASK}", text)
+
+    @property
+    def knows_secrets(self) -> bool:
+        """Whether any secret value was added."""
+        return self._pattern is not None
+
+    def redact_values(self, text: str) -> str:
+        """`text` with known secret values masked (and nothing else)."""
+        pattern = self._pattern
+        return pattern.sub(MASK, text) if pattern is not None else text
+
+    def scrub(self, data: Any) -> Any:
+        """JSON-like `data` (dicts, lists, strings) with known secret values masked in every string; the very
+        same object when nothing had to change (no copy on the hot path)."""
+        pattern = self._pattern
+        if pattern is None:
+            return data
+        return _scrub(data, pattern)
+
+
+def _scrub(data: Any, pattern: re.Pattern[str]) -> Any:
+    if isinstance(data, str):
+        return pattern.sub(MASK, data) if pattern.search(data) else data
+    if isinstance(data, dict):
+        changed = None
+        for key, value in data.items():
+            clean = _scrub(value, pattern)
+            if clean is not value:
+                if changed is None:
+                    changed = dict(data)
+                changed[key] = clean
+        return data if changed is None else changed
+    if isinstance(data, (list, tuple)):
+        items = [_scrub(item, pattern) for item in data]
+        return data if all(a is b for a, b in zip(items, data)) else type(data)(items)
+    return data
+
+
+def redacting_interceptor(redactor: Redactor) -> Interceptor:
+    """A call interceptor (see `registry.interceptors`) that scrubs known secret values from every tool
+    result and from the message of a protocol error."""
+
+    async def redact_call(call: Any, proceed: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+        try:
+            result = await proceed()
+        except Exception as exc:
+            from mcp import MCPError
+
+            if isinstance(exc, MCPError) and redactor.knows_secrets:
+                message, data = redactor.redact(exc.error.message), redactor.scrub(exc.error.data)
+                if message != exc.error.message or data is not exc.error.data:
+                    raise MCPError(exc.error.code, message, data) from None
+            raise
+        return redactor.scrub(result)
+
+    return redact_call
+
+
+class RedactingASGI:
+    """ASGI middleware: known secret values masked in every HTTP response body (REST bodies whole, streamed
+    bodies such as SSE chunk by chunk); a response with a Content-Length gets it recomputed."""
+
+    def __init__(self, app: Any, redactor: Redactor) -> None:
+        self.app = app
+        self.redactor = redactor
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        redactor = self.redactor
+        start: dict[str, Any] | None = None
+
+        async def redacting_send(message: dict[str, Any]) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start" and any(
+                    k.lower() == b"content-length" for k, _ in message.get("headers", [])):
+                start = message  # held back until the body comes: its length may change
+                return
+            if message["type"] == "http.response.body":
+                body = message.get("body", b"")
+                if body and redactor.knows_secrets:
+                    text = body.decode("utf-8", "surrogateescape")
+                    clean = redactor.redact_values(text)
+                    if clean != text:
+                        message = {**message, "body": clean.encode("utf-8", "surrogateescape")}
+                if start is not None:
+                    headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+                    if not message.get("more_body", False):  # the whole body: its (new) length is known
+                        headers.append((b"content-length", str(len(message.get("body", b""))).encode()))
+                    await send({**start, "headers": headers})
+                    start = None
+            await send(message)
+
+        await self.app(scope, receive, redacting_send)
 
 
 def hash_session_ids(text: str) -> str:

@@ -10,6 +10,9 @@ by `servers`), and of the meta tools only the read-only ones in `SANDBOX_META_TO
 inner loop outside these limits), not `add_server` / `remove_server` / `configure_server` (changing
 the workspace is the host's decision, not code's).
 
+With tracing on, a run is a span `run_code` (workspace, language, tool calls made, how it ended), and
+its bridged calls — routed through the registry from inside it — are that span's children.
+
 Example:
     run = await run_code(ws, 'export default await tools.time.get_current_time({timezone: "UTC"})')
     run.ok, run.value
@@ -20,10 +23,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.trace import StatusCode
+
 from meta_mcp.operations.tools import META_SERVER, visible_tools
 from meta_mcp.operations.workspace import Workspace
 from meta_mcp.providers.base import NO_CONTEXT, CallContext
 from meta_mcp.services.sandbox import RunResult, SandboxLimits, ToolBinding, ToolTable, declarations
+from meta_mcp.services.telemetry import span
+from meta_mcp.services.telemetry import semconv as sc
 
 SANDBOX_META_TOOLS = frozenset({"list_servers", "find_tools", "find_servers", "get_code_api"})
 """The meta tools code may call: read-only ones that cannot escape the run's limits."""
@@ -84,4 +91,13 @@ async def run_code(ws: Workspace, code: str, *, language: str = "typescript", ti
     async def call_one(binding: ToolBinding, arguments: dict[str, Any]) -> dict[str, Any]:
         return await ws.registry.call_tool(binding.exposed, arguments, inner)
 
-    return await ws.services.sandbox.run(code, table, call_one, limits, javascript=language == "javascript")
+    with span("run_code", {sc.WORKSPACE: ws.name, sc.ORIGIN: call.origin, "meta_mcp.sandbox.language": language,
+                           "meta_mcp.sandbox.timeout_s": timeout}) as current:
+        run = await ws.services.sandbox.run(code, table, call_one, limits, javascript=language == "javascript")
+        if current.is_recording():
+            current.set_attributes({"meta_mcp.sandbox.tool_calls": run.tool_calls,
+                                    sc.OUTCOME: "ok" if run.ok else run.error_kind or "error"})
+            if not run.ok:
+                current.set_attribute(sc.ERROR_TYPE, run.limit or run.error_kind or "error")
+                current.set_status(StatusCode.ERROR, run.error or "")
+    return run

@@ -56,6 +56,7 @@ from meta_mcp.operations.workspace import Workspace
 from meta_mcp.providers.base import Origin
 from meta_mcp.services.catalog.plan import Launch, plan_launch, resolve_secrets
 from meta_mcp.services.state import ServerRecord, StateError
+from meta_mcp.services.telemetry import traced
 from meta_mcp.settings import Settings
 from meta_mcp.validation import pydantic_problems, schema_problems
 
@@ -180,6 +181,7 @@ def adhoc_refusal(settings: Settings, origin: Origin) -> str | None:
     return f"ad-hoc specs are not accepted from {origin} callers."
 
 
+@traced("add_server")
 async def add_server(ws: Workspace, name: str, *, spec: dict[str, Any] | None = None,
                      config: dict[str, Any] | None = None, answer: FormAnswer | None = None,
                      origin: Origin = "internal") -> AddOutcome:
@@ -261,6 +263,7 @@ async def _announce(ws: Workspace) -> None:
         logger.warning("workspace %r: could not announce a change to other replicas: %s", ws.name, exc)
 
 
+@traced("remove_server")
 async def remove_server(ws: Workspace, name: str) -> RemoveOutcome:
     """Stop or release server `name`; its tools, resources and prompts are gone for every client."""
     registry = ws.registry
@@ -278,6 +281,7 @@ async def remove_server(ws: Workspace, name: str) -> RemoveOutcome:
     return Removed(name, tools)
 
 
+@traced("configure_server")
 async def configure_server(ws: Workspace, name: str, config: dict[str, Any]) -> ConfigureOutcome | AddOutcome:
     """Validate and store `config` for catalog entry `name` (merged over what is stored); restart it
     with the new values when it is active. Nothing is stored when the values are invalid."""

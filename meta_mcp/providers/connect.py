@@ -13,6 +13,12 @@ Every transport is wrapped (`_UpstreamReadStream`) so that
   in JSON elements, before anything is parsed: stdio lines in `process.pipe_transport`; HTTP response
   bodies and each server-sent event in `_limited_http_client`. A stdio line or an event over it ends
   the connection with that reason (it is restarted); a JSON body over it fails its request.
+
+With tracing on (`services.telemetry`), each start or restart of an upstream is a span `connect <name>`
+(from opening the transport to the upstream's first message, or an error saying why the connection
+ended first), and every HTTP request to a streamable-HTTP upstream carries the W3C `traceparent` of
+the call it belongs to (the SDK sends the call's context as the request's context and in its
+`_meta`); off, none of this costs anything.
 """
 
 from __future__ import annotations
@@ -33,11 +39,13 @@ logger = logging.getLogger(__name__)
 class _UpstreamReadStream:
     """The read stream of an upstream connection, as the module docstring describes."""
 
-    def __init__(self, inner: Any, write: Any, on_end: Callable[[str | None], None], name: str) -> None:
+    def __init__(self, inner: Any, write: Any, on_end: Callable[[str | None], None], name: str,
+                 start: _StartTrace | None = None) -> None:
         self._inner = inner
         self._write = write
         self._on_end = on_end
         self._name = name
+        self._start = start
 
     async def _vetted(self, item: Any) -> Any | None:
         """`item`, or what replaces it for the session (None: skip it) when it is a malformed message."""
@@ -45,6 +53,9 @@ class _UpstreamReadStream:
         from mcp_types import PARSE_ERROR, ErrorData, JSONRPCError
         from pydantic import ValidationError
 
+        if self._start is not None:  # the upstream's first message: it is up
+            self._start.answered()
+            self._start = None
         if not isinstance(item, ValidationError):
             return item
         rejected: Rejection = rejection(item.errors())
@@ -102,11 +113,13 @@ _EVENT_END = re.compile(rb"(?>\r\n|\r|\n)(?>\r\n|\r|\n)")
 """The blank line that ends a server-sent event (atomic groups: a lone CRLF is one line end, not two)."""
 
 
-def _limited_http_client(limit: MessageLimit, on_end: Callable[[str | None], None], **kwargs: Any) -> Any:
+def _limited_http_client(limit: MessageLimit, on_end: Callable[[str | None], None], *, trace: bool = False,
+                         **kwargs: Any) -> Any:
     """An `httpx2.AsyncClient` whose response bodies are checked against `limit` as they arrive.
 
     An event hook wraps every response's byte stream, whatever transport or proxy served it: a JSON
-    body is checked whole, an event stream one event at a time, each before the SDK parses it.
+    body is checked whole, an event stream one event at a time, each before the SDK parses it. With
+    `trace`, a request hook adds the current trace context (`traceparent`) to every request.
     """
     import httpx2
 
@@ -149,7 +162,15 @@ def _limited_http_client(limit: MessageLimit, on_end: Callable[[str | None], Non
         events = response.headers.get("content-type", "").lower().startswith("text/event-stream")
         response.stream = LimitedBody(response.stream, events)
 
-    return httpx2.AsyncClient(event_hooks={"response": [limit_body]}, **kwargs)
+    hooks: dict[str, list[Any]] = {"response": [limit_body]}
+    if trace:
+        from opentelemetry import propagate
+
+        async def traceparent(request: Any) -> None:
+            propagate.inject(request.headers)
+
+        hooks["request"] = [traceparent]
+    return httpx2.AsyncClient(event_hooks=hooks, **kwargs)
 
 
 def _raw_transport(spec: ServerSpec, *, connect_timeout: float, launcher: Prespawned, limit: MessageLimit,
@@ -173,7 +194,7 @@ def _raw_transport(spec: ServerSpec, *, connect_timeout: float, launcher: Prespa
     # Keep-alive for as many connections as concurrent calls: httpx's default of 20 makes every call
     # beyond 20 in flight open a new TCP connection to the upstream.
     limits = httpx2.Limits(max_connections=256, max_keepalive_connections=256, keepalive_expiry=30)
-    http = _limited_http_client(limit, on_end, headers=spec.headers, limits=limits,
+    http = _limited_http_client(limit, on_end, trace=_tracing(), headers=spec.headers, limits=limits,
                                 timeout=httpx2.Timeout(connect_timeout, read=None))
     # The SDK's own cap on one event (1 MiB by default) becomes ours; LimitedBody checks it first.
     transport = streamable_http_client(spec.url, http_client=http, max_sse_event_size=limit.max_bytes + 1024)
@@ -195,6 +216,63 @@ async def open_transport(spec: ServerSpec, *, on_end: Callable[[str | None], Non
     3; …", "sent a message of … bytes, over …"), then with None as the stream ends. A stdio server
     is started by `launcher`, which adopts a process the CLI started ahead of time.
     """
-    async with _raw_transport(spec, connect_timeout=connect_timeout, launcher=launcher, limit=limit,
-                              on_end=on_end) as (read, write):
-        yield _UpstreamReadStream(read, write, on_end, spec.name), write
+    start = _StartTrace(spec) if _tracing() else None
+    if start is None:
+        async with _raw_transport(spec, connect_timeout=connect_timeout, launcher=launcher, limit=limit,
+                                  on_end=on_end) as (read, write):
+            yield _UpstreamReadStream(read, write, on_end, spec.name), write
+        return
+    on_end = start.ending(on_end)
+    try:
+        with start.current():  # the handshake and listings the supervisor sends are its children
+            async with _raw_transport(spec, connect_timeout=connect_timeout, launcher=launcher, limit=limit,
+                                      on_end=on_end) as (read, write):
+                yield _UpstreamReadStream(read, write, on_end, spec.name, start), write
+    except BaseException as exc:
+        start.failed(f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _tracing() -> bool:
+    """Whether a tracer provider is installed (`services.telemetry` started one)."""
+    from opentelemetry import trace
+
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
+class _StartTrace:
+    """The span of one upstream (re)start: open until the upstream's first message, or its failure."""
+
+    def __init__(self, spec: ServerSpec) -> None:
+        from opentelemetry import trace
+
+        self._span: Any = trace.get_tracer("meta_mcp").start_span(
+            f"connect {spec.name}", attributes={"meta_mcp.server": spec.name, "meta_mcp.transport": spec.transport})
+
+    def current(self) -> Any:
+        from opentelemetry import trace
+
+        return trace.use_span(self._span, end_on_exit=False, record_exception=False, set_status_on_exception=False)
+
+    def answered(self) -> None:
+        if self._span is not None:
+            self._span.end()
+            self._span = None
+
+    def failed(self, reason: str) -> None:
+        if self._span is not None:
+            from opentelemetry.trace import StatusCode
+
+            self._span.set_attribute("error.type", "connection_ended")
+            self._span.set_status(StatusCode.ERROR, reason)
+            self._span.end()
+            self._span = None
+
+    def ending(self, on_end: Callable[[str | None], None]) -> Callable[[str | None], None]:
+        """`on_end`, which first fails the span if the upstream never answered."""
+
+        def ended(reason: str | None) -> None:
+            self.failed(reason or "the connection ended before the upstream answered")
+            on_end(reason)
+
+        return ended

@@ -22,6 +22,7 @@ from meta_mcp.redaction import Redactor
 from meta_mcp.services.bm25 import IndexCache
 from meta_mcp.services.secrets import ChainSecrets, sources_from_settings
 from meta_mcp.services.state import MemoryStore, StateStore
+from meta_mcp.services.telemetry import Telemetry
 from meta_mcp.settings import Settings
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ class Services:
     """find_tools' search index of each workspace's current snapshot."""
     redactor: Redactor = field(default_factory=Redactor)
     """Scrubs the secret values handed out (and the model keys) from logs and anything else that redacts."""
+    telemetry: Telemetry = field(default_factory=Telemetry)
+    """Tracing (OpenTelemetry, Langfuse) and metrics: off unless configured."""
     _catalog: Catalog | None = field(default=None, repr=False)
     _sandbox: Sandbox | None = field(default=None, repr=False)
 
@@ -56,7 +59,7 @@ class Services:
         ) if key is not None))
         secrets = ChainSecrets(sources_from_settings(settings, environ, dotenv), redactor)
         return cls(settings=settings, secrets=secrets, state=MemoryStore(settings.agent_max_conversations),
-                   redactor=redactor)
+                   redactor=redactor, telemetry=Telemetry.from_settings(settings, redactor))
 
     @property
     def catalog(self) -> Catalog:

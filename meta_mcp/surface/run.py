@@ -18,6 +18,7 @@ from meta_mcp.operations.workspace import Workspace
 from meta_mcp.providers.process import Prespawned
 from meta_mcp.registry.pool import UpstreamPool
 from meta_mcp.registry.registry import Registry
+from meta_mcp.redaction import redacting_interceptor
 from meta_mcp.registry.workspaces import DEFAULT, Workspaces
 from meta_mcp.services import Services
 from meta_mcp.services.state import open_store
@@ -46,6 +47,7 @@ async def running_workspaces(services: Services, preload: list[ServerSpec], pres
         return not (workspace == DEFAULT and name in owned_by_config)
 
     settings = services.settings
+    services.telemetry.start()  # before anything makes spans: off unless configured
     services.state = await open_store(
         settings.state_url, redis_url=settings.redis_url, prefix=settings.state_prefix,
         max_conversations=settings.agent_max_conversations, interrupt_ttl_s=settings.interrupt_ttl_s,
@@ -53,7 +55,10 @@ async def running_workspaces(services: Services, preload: list[ServerSpec], pres
         environ={"XDG_STATE_HOME": str(settings.xdg_state_home or "")})
     async with anyio.create_task_group() as tg:
         pool = UpstreamPool(services.settings, tg, prespawned)
-        workspaces = Workspaces(services.settings, pool, builtin=meta_tools, on_create=created)
+        # Every tool call, on every path: traced and metered (when configured), its result scrubbed of secrets.
+        interceptors = [*services.telemetry.interceptors(), redacting_interceptor(services.redactor)]
+        workspaces = Workspaces(services.settings, pool, builtin=meta_tools, on_create=created,
+                                interceptors=interceptors)
         workspaces.get(DEFAULT).preload(preload)
         tg.start_soon(follow, lambda: [Workspace(r, services) for r in workspaces], services.state, record_managed,
                       name="replicas")
@@ -63,6 +68,7 @@ async def running_workspaces(services: Services, preload: list[ServerSpec], pres
             with anyio.CancelScope(shield=True):
                 await workspaces.aclose()
                 await services.state.aclose()
+                services.telemetry.shutdown()  # exports what is still batched
             tg.cancel_scope.cancel()
 
 
@@ -94,7 +100,10 @@ async def serve_http(services: Services, preload: list[ServerSpec], prespawned: 
         if settings.api:
             from meta_mcp.api.app import build_api
 
-            api = build_api(workspaces, services, workspaces.pool.task_group)
+            from meta_mcp.redaction import RedactingASGI
+
+            api = RedactingASGI(build_api(workspaces, services, workspaces.pool.task_group), services.redactor)
+        api = services.telemetry.http_app(api)  # + Prometheus' /metrics when META_MCP_METRICS=1
         app = HttpGuard(Dispatch(server.streamable_http_app(host=settings.host), api), settings)
         config = uvicorn.Config(
             app, host=settings.host, port=settings.port, log_config=None, access_log=False,

@@ -28,6 +28,7 @@ from meta_mcp import __version__
 from meta_mcp.providers.base import CallContext, LogFn
 from meta_mcp.registry.registry import Registry
 from meta_mcp.registry.workspaces import DEFAULT, Workspaces
+from meta_mcp.services.telemetry import server_middleware
 from meta_mcp.surface import input_bridge
 
 _ALL_CHANGES = NotificationOptions(prompts_changed=True, resources_changed=True, tools_changed=True)
@@ -227,7 +228,8 @@ def build_server(workspaces: Workspaces) -> Server[Any]:
     server.add_notification_handler("notifications/initialized", types.NotificationParams, initialized)
     # Handshake-era logging; added by method so the constructor's deprecation warning stays quiet.
     server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)
-    # The SDK's default OpenTelemetry middleware opens a span per message even with no exporter:
-    # 2-4 % of a proxied call, for nothing. Tracing, when configured, is ours to add.
-    server.middleware = []
+    # The SDK's OpenTelemetry middleware opens a span per message even with no exporter: 2-4 % of a proxied
+    # call, for nothing. With tracing on it is kept, behind the one that takes the trace context from HTTP
+    # headers, so its server span starts each request's trace (or continues the caller's); off, none.
+    server.middleware = server_middleware()
     return server

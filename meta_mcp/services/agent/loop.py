@@ -12,6 +12,10 @@ Ends: `complete` (the model answered), `limit` (steps / time / tokens; with what
 `interrupted`, `needs_secrets` (add_server named missing secrets: never asked for in chat; the data
 names the `server` and its `secrets`), `error` (a model request failed for good). Every text that
 leaves is redacted of the provider's key.
+
+With tracing on, each call is one trace (`services.telemetry.agent`): the run's span, its model
+requests (`OpenAIChat.complete`) and its tool calls (the call path's interceptor) as children, with the
+conversation as the session.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from meta_mcp.services.agent.run_state import (
 )
 from meta_mcp.services.agent.tool_step import ToolStep, give_up, interrupt, passed_up
 from meta_mcp.services.agent.toolset import ToolSet
+from meta_mcp.services.telemetry.agent import agent_run
 
 __all__ = ["SYSTEM", "AgentHost", "AgentRequest", "AgentRun", "ToolReply", "run_agent"]
 
@@ -94,11 +99,16 @@ class AgentRun:
     # -- entry ------------------------------------------------------------------------------------
 
     async def execute(self) -> dict[str, Any]:
-        try:
-            await self._load()
-            return await self._drive()
-        except _Stop as stop:
-            return stop.result
+        with agent_run(self.host.workspace, record_content=self.settings.trace_content,
+                       message=self.req.message) as trace:
+            try:
+                await self._load()
+                trace.conversation(self.cid, self.choice.name, self.choice.model)
+                result = await self._drive()
+            except _Stop as stop:
+                result = stop.result
+            trace.finished(result)
+            return result
 
     async def _load(self) -> None:
         req = self.req

@@ -9,6 +9,8 @@ Anything missing raises `ModelUnavailable` whose message names exactly what to s
 Failures degrade to `ModelError` (never a crash): 429, 408/409, 5xx and network errors are retried
 with exponential backoff (a `Retry-After` header wins, capped by the run's remaining time); other
 HTTP errors are final. Every message is passed through `redact`, so keys never leave this module.
+With tracing on, each request is a generation span (`services.telemetry.agent.generation`: model,
+token usage, latency; the messages only with META_MCP_TRACE_CONTENT=1).
 
 Example:
     choice = resolve(settings, provider=None, model=None, can_sample=False)
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from meta_mcp.services.telemetry.agent import generation
 from meta_mcp.settings import Settings
 
 if TYPE_CHECKING:
@@ -184,7 +187,11 @@ class OpenAIChat:
         timed_out = False
         while True:
             try:
-                return await self._request(messages, tools, tool_choice, on_delta)
+                with generation(self.choice.name, self.choice.model or "", messages, stream=self.settings.agent_stream,
+                                record_content=self.settings.trace_content) as traced:
+                    reply = await self._request(messages, tools, tool_choice, on_delta)
+                    traced.done(reply.prompt_tokens, reply.completion_tokens, reply.finish_reason, reply.message())
+                return reply
             except openai.APIStatusError as exc:
                 failed: Exception = exc
                 status = exc.status_code

@@ -1,0 +1,149 @@
+"""Where spans and metrics go: the OpenTelemetry SDK pipeline, built only when something is configured.
+
+- Traces: one `TracerProvider` (service.name from `OTEL_SERVICE_NAME`) whose one processor is a
+  `RedactingSpanProcessor` in front of the exporting ones: a batch processor with the OTLP/HTTP exporter
+  (`{OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces`), and Langfuse's own span processor (the v5 SDK's
+  `LangfuseSpanProcessor`: OTLP/HTTP to `{LANGFUSE_BASE_URL}/api/public/otel/v1/traces` with the project
+  keys) that exports only the agent's observations (spans with a `langfuse.observation.type`).
+- Metrics: one `MeterProvider` with a periodic OTLP/HTTP reader (`…/v1/metrics`) and/or a Prometheus
+  reader (rendered at `/metrics` by `http.MetricsEndpoint`).
+Both become the OpenTelemetry API's global providers, so the MCP SDK's spans and ours share traces.
+
+Every finished span reaches the exporters as a redacted copy (`RedactingSpanProcessor`): name,
+attribute values, event names and attributes and the status text go through `Redactor.redact`,
+whoever set them (our code, the MCP SDK, an upstream's exception message).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
+from opentelemetry.trace import Status
+
+from meta_mcp import __version__
+from meta_mcp.services.telemetry import semconv as sc
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from meta_mcp.redaction import Redactor
+    from meta_mcp.settings import Settings
+
+
+class RedactingSpanProcessor(SpanProcessor):
+    """Hands every span to `processors`, and each finished one as a redacted copy (see the module docstring)."""
+
+    def __init__(self, redactor: Redactor, processors: Sequence[SpanProcessor]) -> None:
+        self.redactor = redactor
+        self.processors = list(processors)
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        for processor in self.processors:
+            processor.on_start(span, parent_context=parent_context)
+
+    def _on_ending(self, span: Any) -> None:
+        for processor in self.processors:
+            processor._on_ending(span)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        clean = self.redacted(span)
+        for processor in self.processors:
+            processor.on_end(clean)
+
+    def shutdown(self) -> None:
+        for processor in self.processors:
+            processor.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return all([processor.force_flush(timeout_millis) for processor in self.processors])
+
+    def _attributes(self, attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+        redact = self.redactor.redact
+        clean: dict[str, Any] = {}
+        for key, value in (attributes or {}).items():
+            if isinstance(value, str):
+                value = redact(value)
+            elif isinstance(value, (tuple, list)) and any(isinstance(v, str) for v in value):
+                value = tuple(redact(v) if isinstance(v, str) else v for v in value)
+            clean[key] = value
+        return clean
+
+    def redacted(self, span: ReadableSpan) -> ReadableSpan:
+        redact = self.redactor.redact
+        status = span.status
+        if status.description:
+            status = Status(status.status_code, redact(status.description))
+        events = [Event(redact(e.name), self._attributes(e.attributes), e.timestamp) for e in span.events]
+        return ReadableSpan(
+            name=redact(span.name), context=span.context, parent=span.parent, resource=span.resource,
+            attributes=self._attributes(span.attributes), events=events, links=span.links, kind=span.kind,
+            status=status, start_time=span.start_time, end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
+
+
+def otlp_headers(settings: Settings) -> dict[str, str]:
+    """`OTEL_EXPORTER_OTLP_HEADERS` (`k=v,k2=v2`, values percent-decoded) as a dict."""
+    from urllib.parse import unquote
+
+    raw = settings.otel_exporter_otlp_headers.get_secret_value() if settings.otel_exporter_otlp_headers else ""
+    pairs = (item.split("=", 1) for item in raw.split(",") if "=" in item)
+    return {k.strip(): unquote(v.strip()) for k, v in pairs}
+
+
+def _resource(settings: Settings) -> Any:
+    from opentelemetry.sdk.resources import Resource
+
+    return Resource.create({"service.name": settings.otel_service_name, "service.version": __version__})
+
+
+def is_agent_observation(span: ReadableSpan) -> bool:
+    """What Langfuse gets: the agent's run, its generations and its tool calls."""
+    return bool(span.attributes) and sc.LANGFUSE_TYPE in span.attributes  # type: ignore[operator]
+
+
+def tracer_provider(settings: Settings, redactor: Redactor) -> TracerProvider:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    processors: list[SpanProcessor] = []
+    delay_ms = settings.otel_bsp_schedule_delay_ms
+    if settings.otel_exporter_otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        exporter = OTLPSpanExporter(endpoint=settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces",
+                                    headers=otlp_headers(settings))
+        processors.append(BatchSpanProcessor(exporter, schedule_delay_millis=delay_ms))
+    if settings.langfuse_public_key and settings.langfuse_secret_key:
+        from langfuse._client.span_processor import LangfuseSpanProcessor
+
+        processors.append(LangfuseSpanProcessor(
+            public_key=settings.langfuse_public_key, secret_key=settings.langfuse_secret_key.get_secret_value(),
+            base_url=settings.langfuse_base_url.rstrip("/"), flush_interval=delay_ms / 1000,
+            should_export_span=is_agent_observation))
+    provider = TracerProvider(resource=_resource(settings))
+    provider.add_span_processor(RedactingSpanProcessor(redactor, processors))
+    return provider
+
+
+def meter_provider(settings: Settings) -> MeterProvider:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import MetricReader
+
+    readers: list[MetricReader] = []
+    if settings.otel_exporter_otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+        exporter = OTLPMetricExporter(endpoint=settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/metrics",
+                                      headers=otlp_headers(settings))
+        readers.append(PeriodicExportingMetricReader(
+            exporter, export_interval_millis=settings.otel_metric_export_interval_ms))
+    if settings.metrics:
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+
+        readers.append(PrometheusMetricReader())
+    return MeterProvider(metric_readers=readers, resource=_resource(settings))
