@@ -3,7 +3,9 @@
 One entry becomes a `ServerSpec`. Our extensions are `prefix` (the tool-name prefix; default the
 server's name, `""` for none), `timeout` (seconds per upstream call) and curation of the server's tools
 (`Curation`: `tools: {allow: [glob…], deny: [glob…]}`, `rename: {tool: new_name}`,
-`descriptions: {tool: text}`; globs and keys are the tool's own name at its server).
+`descriptions: {tool: text}`; globs and keys are the tool's own name at its server). A top-level
+`policy` section beside `mcpServers` is the HTTP policy, read by `meta_mcp.auth.policy` (a file may
+hold only that).
 
 Example:
     {"mcpServers": {"time": {"command": "uvx", "args": ["mcp-server-time"]},
@@ -154,6 +156,8 @@ def parse_servers(data: Any, *, source: str = "config") -> list[ServerSpec]:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected an object with 'mcpServers' (or 'servers')")
     entries = data.get("mcpServers", data.get("servers"))
+    if entries is None and "policy" in data:
+        return []  # a file with only a policy section (meta_mcp.auth.policy reads it)
     if entries is None:
         raise ConfigError(f"{source}: no 'mcpServers' (or VS Code 'servers') object found")
     if not isinstance(entries, dict):
@@ -170,14 +174,18 @@ def parse_servers(data: Any, *, source: str = "config") -> list[ServerSpec]:
     return specs
 
 
-def load_config(path: Path) -> list[ServerSpec]:
-    """Read a JSON or YAML `mcpServers` file."""
+def read_document(path: Path) -> Any:
+    """The parsed JSON (`.json`) or YAML document of a config file; `ConfigError` naming the file."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
-    return parse_servers(data, source=str(path))
+
+
+def load_config(path: Path) -> list[ServerSpec]:
+    """Read a JSON or YAML `mcpServers` file."""
+    return parse_servers(read_document(path), source=str(path))
