@@ -17,7 +17,7 @@ import pytest
 from mcp import MCPError
 from openai_stub import OpenAIStub, text, tool_calls
 from support import MODES, make_client, meta_mcp_http, text_of, tool_names, upstream_entry
-from test_agent_loop import agent_env
+from test_agent_loop import agent_env, stub  # noqa: F401 - stub: the module's scripted model (a fixture)
 from unit.harness import Env, hearing, open_env
 
 from meta_mcp.operations.tools import find_tools, visible_tools
@@ -156,13 +156,6 @@ async def test_run_code_and_the_agent_cannot_reach_a_hidden_tool(tmp_path: Path)
 
 
 # --------------------------------------------------------------------------- every path, a real meta-mcp
-
-
-@pytest.fixture(scope="module")
-def stub() -> Any:
-    server = OpenAIStub().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

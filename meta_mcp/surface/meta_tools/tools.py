@@ -153,32 +153,30 @@ _PINS_OUTPUT = {
     "required": ["changed", "unknown", "pinned", "listing_is_narrowed"],
 }
 
-PIN_TOOLS = MetaTool(
-    {
-        "name": "pin_tools",
-        "title": "Pin tools to the tool list",
-        "description": "Add tools to your tool list (kept for this workspace) when it shows only the meta tools "
-        "because many tools are active. Clients are notified that the list changed.",
-        "inputSchema": {"type": "object", "properties": {"names": _NAMES}, "required": ["names"]},
-        "outputSchema": _PINS_OUTPUT,
-        "annotations": {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True,
-                        "openWorldHint": False},
-    },
-    pin_tools,
-)
 
-UNPIN_TOOLS = MetaTool(
-    {
-        "name": "unpin_tools",
-        "title": "Unpin tools",
-        "description": "Remove pinned tools from your tool list (they stay callable with call_tool).",
-        "inputSchema": {"type": "object", "properties": {"names": _NAMES}, "required": ["names"]},
-        "outputSchema": _PINS_OUTPUT,
-        "annotations": {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True,
-                        "openWorldHint": False},
-    },
-    unpin_tools,
-)
+
+def _pins_tool(name: str, title: str, description: str, handler: Any) -> MetaTool:
+    return MetaTool(
+        {
+            "name": name,
+            "title": title,
+            "description": description,
+            "inputSchema": {"type": "object", "properties": {"names": _NAMES}, "required": ["names"]},
+            "outputSchema": _PINS_OUTPUT,
+            "annotations": {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True,
+                            "openWorldHint": False},
+        },
+        handler,
+    )
+
+
+PIN_TOOLS = _pins_tool(
+    "pin_tools", "Pin tools to the tool list",
+    "Add tools to your tool list (kept for this workspace) when it shows only the meta tools because many "
+    "tools are active. Clients are notified that the list changed.", pin_tools)
+UNPIN_TOOLS = _pins_tool(
+    "unpin_tools", "Unpin tools", "Remove pinned tools from your tool list (they stay callable with call_tool).",
+    unpin_tools)
 
 APPROVE_TOOL_CHANGE = MetaTool(
     {
