@@ -91,6 +91,7 @@ async def serve_http(services: Services, preload: list[ServerSpec], prespawned: 
     """Serve streamable HTTP at `http://HOST:PORT/mcp` until interrupted."""
     import uvicorn
 
+    from meta_mcp.console import mount_console
     from meta_mcp.surface.http import Dispatch, HttpGuard
 
     settings = services.settings
@@ -104,7 +105,8 @@ async def serve_http(services: Services, preload: list[ServerSpec], prespawned: 
 
             api = RedactingASGI(build_api(workspaces, services, workspaces.pool.task_group), services.redactor)
         api = services.telemetry.http_app(api)  # + Prometheus' /metrics when META_MCP_METRICS=1
-        app = HttpGuard(Dispatch(server.streamable_http_app(host=settings.host), api), settings)
+        other = mount_console(api, workspaces, services)  # the web console at /ui in front of the API
+        app = HttpGuard(Dispatch(server.streamable_http_app(host=settings.host), other), settings)
         config = uvicorn.Config(
             app, host=settings.host, port=settings.port, log_config=None, access_log=False,
             log_level=settings.log_level.lower(), lifespan="on",
