@@ -3,7 +3,8 @@
 `Redactor.redact(text)` returns `text` with
 - every secret value it knows replaced by `***` (the secrets chain adds each value it hands out, the
   CLI adds the model keys from Settings; values shorter than 4 characters are ignored, they would
-  blank out ordinary text); the percent-encoded form of a value is caught too;
+  blank out ordinary text); the percent-encoded form of a value is caught too, and the forms it takes
+  inside a JSON string and inside a Python repr;
 - URL credentials replaced: `https://user:pass@host/` → `https://***@host/`;
 - sensitive query parameters blanked: `?api_key=…`, `key`, `token`, `access_token`, `secret`,
   `password`, `signature`, … → `?api_key=***`;
@@ -76,6 +77,7 @@ class Redactor:
                 new.add(value)
                 new.add(quote(value, safe=""))
                 new.add(json.dumps(value)[1:-1])  # as it appears inside a JSON string (quotes, \\, \\uXXXX escaped)
+                new.add(repr(value)[1:-1])  # and inside a Python repr (what DEBUG logs of messages show)
         with self._lock:
             if new <= self._values:
                 return
