@@ -66,9 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--gateway", metavar="URL|docker", help="use a Docker MCP Gateway: its URL (token from "
                        "MCP_GATEWAY_AUTH_TOKEN) or docker (docker mcp gateway run); see README")
     from meta_mcp.cli_catalog import add_catalog_parser
+    from meta_mcp.cli_tokens import add_auth_arguments, add_tokens_parser
     from meta_mcp.cli_secrets import add_secrets_parser
 
     add_catalog_parser(sub)
+    add_auth_arguments(serve)
+    add_tokens_parser(sub)
     add_secrets_parser(sub)
     return parser
 
@@ -81,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         from meta_mcp.cli_catalog import run_catalog
 
         return run_catalog(args)
+    if args.command == "token":
+        from meta_mcp.cli_tokens import run_tokens
+
+        return run_tokens(args)
     if args.command == "secrets":
         from meta_mcp.cli_secrets import run_secrets
 
@@ -345,7 +352,15 @@ def _serve_with(args: argparse.Namespace, prespawned, environ: Mapping[str, str]
     # The one place the environment is read for secrets (the one handed over at start-up when meta-mcp
     # scrubbed its own); nothing below the CLI reads it.
     services = Services.from_settings(settings, environ, redactor=redactor)
-    serve = serve_http if settings.transport == "http" else serve_stdio
+    serve = serve_stdio
+    if settings.transport == "http":  # authentication and policy checked before anything is served
+        import functools
+
+        from meta_mcp.cli_tokens import http_auth
+
+        if (auth := http_auth(settings)) is None:
+            return 2
+        serve = functools.partial(serve_http, auth=auth)
     from meta_mcp.services.state import StateError
 
     try:

@@ -1,7 +1,8 @@
 """The chat API: the seed's REST and SSE endpoints, served beside `/mcp` in one ASGI app.
 
 A second thin front door over `meta_mcp.operations` (the meta tools are the first): it parses JSON
-bodies with pydantic, picks the workspace from the identity headers (`identity`), calls the same
+bodies with pydantic, picks the workspace from the identity headers (`identity`) among the workspaces of
+the request's authenticated identity (put in the ASGI scope by `meta_mcp.auth.guard`), calls the same
 operations and renders their typed outcomes as JSON with a status code (`errors`). OpenAPI is at
 `/openapi.json`, interactive docs at `/docs`.
 
@@ -23,6 +24,8 @@ from meta_mcp.api import chat, servers
 from meta_mcp.api.streams import StreamHub
 from meta_mcp.api.errors import ApiError
 from meta_mcp.api.identity import workspace_name
+from meta_mcp.auth.guard import identity_in
+from meta_mcp.identity import LOCAL
 from meta_mcp.operations.workspace import Workspace
 from meta_mcp.registry.workspaces import Workspaces
 from meta_mcp.services import Services
@@ -38,7 +41,10 @@ def build_api(workspaces: Workspaces, services: Services, task_group: anyio.abc.
     header = services.settings.workspace_header
 
     async def workspace(request: Request) -> Workspace:  # async: FastAPI would run a sync one in a thread
-        name = workspace_name(request.headers, header)
+        identity = identity_in(request.scope, LOCAL)
+        name = workspace_name(request.headers, header, default=identity.default_workspace)
+        if not identity.may_use(name):  # the guard answered this already; kept for apps built without it
+            raise ApiError(403, "forbidden_workspace", f"{identity.subject} may not use workspace {name!r}")
         try:
             return Workspace(workspaces.get(name), services)
         except ValueError as exc:

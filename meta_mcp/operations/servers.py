@@ -31,6 +31,8 @@ from typing import Any
 import anyio
 from pydantic import ValidationError
 
+from meta_mcp.auth.context import current_caller
+from meta_mcp.auth.policy import Rules
 from meta_mcp.config import ServerSpec
 from meta_mcp.operations.outcomes import (
     AddOutcome,
@@ -164,16 +166,23 @@ async def active_secrets(ws: Workspace) -> dict[str, list[dict[str, Any]]]:
     return status
 
 
-def adhoc_refusal(settings: Settings, origin: Origin) -> str | None:
+def adhoc_refusal(settings: Settings, origin: Origin, rules: Rules | None = None) -> str | None:
     """Why `origin` may not add a server from an ad-hoc spec (a command that runs as meta-mcp's user), or
-    None when it may. The desktop's own user over stdio may; an HTTP client or the agent's model only when
-    a setting allows it; sandbox code and anything else never."""
+    None when it may. The desktop's own user over stdio may. An HTTP client may when the policy for its
+    role and workspace says `adhoc: true` (`rules`, see `meta_mcp.auth.policy`; where the policy says
+    nothing, when META_MCP_ALLOW_ADHOC_HTTP is set). The agent's model only when META_MCP_ALLOW_ADHOC_AGENT
+    is set and the policy does not say `adhoc: false` for its caller; sandbox code and anything else never."""
     if origin == "stdio":
         return None
+    policy_says = rules.adhoc if rules is not None else None
+    if origin in ("http", "agent") and policy_says is False:
+        return ("the policy does not allow ad-hoc specs for this caller in this workspace (adhoc: false). "
+                "Catalog servers can be added by name.")
     if origin == "http":
-        return None if settings.allow_adhoc_http else (
-            "ad-hoc specs run a command as meta-mcp's user, and over HTTP anyone who reaches the port could do that; "
-            "the operator can allow it with META_MCP_ALLOW_ADHOC_HTTP=1. Catalog servers can be added by name.")
+        return None if policy_says or settings.allow_adhoc_http else (
+            "ad-hoc specs run a command as meta-mcp's user; the operator can allow them with `adhoc: true` in the "
+            "config file's policy (for a role or workspace) or with META_MCP_ALLOW_ADHOC_HTTP=1. Catalog servers "
+            "can be added by name.")
     if origin == "agent":
         return None if settings.allow_adhoc_agent else (
             "an agent's model may not start arbitrary commands (a prompt injection in any tool output reaches it); "
@@ -192,14 +201,17 @@ async def add_server(ws: Workspace, name: str, *, spec: dict[str, Any] | None = 
     if name in registry.servers:
         provider = registry.servers[name]
         return AlreadyActive(name, provider.status, tuple(registry.exposed_tools_of(name)))
+    rules = current_caller().rules(ws.name)  # the policy for who asks (None: stdio's trusted user)
     if spec is not None:
-        if (why := adhoc_refusal(ws.settings, origin)) is not None:
+        if (why := adhoc_refusal(ws.settings, origin, rules)) is not None:
             return Refused(name, why)
         try:
             server = ServerSpec.model_validate({**spec, "name": name})
         except ValidationError as exc:
             return InvalidSpec(name, tuple(pydantic_problems(exc, "spec")))
         return await _start(ws, server, ServerRecord(name=name, source="spec", spec=spec))
+    if rules is not None and (why := rules.catalog_refusal(name)) is not None:
+        return Refused(name, why)
     plan = await _plan(ws, name, config or {}, answer)
     if not isinstance(plan, Launch):
         return plan

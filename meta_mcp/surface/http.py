@@ -4,17 +4,25 @@
 - `Accept`: a POST to the MCP endpoint must accept both `application/json` and `text/event-stream`
   (or a wildcard), a GET `text/event-stream` — else 406, as the streamable-HTTP transport says (the
   SDK checks this only for requests inside a session);
-- a request body (POST, PUT, PATCH, any path) is read whole before the app sees it, within `http_body_timeout` seconds and with no
-  pause over `http_idle_timeout`, at most `http_max_body_bytes`: a client that trickles its body is
-  answered 408, one that sends too much 413, instead of holding a connection and a task forever.
+- a request body (POST, PUT, PATCH, or any request that declares one; any path) is read whole before the
+  app sees it, within `http_body_timeout` seconds and with no pause over `http_idle_timeout`, at most
+  `http_max_body_bytes`: a client that trickles its body is answered 408, one that sends too much
+  413, instead of holding a connection and a task forever.
+
+Below the app, `header_timeout_protocol` is uvicorn's h11 protocol with a deadline for each request's
+head (`http_header_timeout`): uvicorn itself has none (its keep-alive timeout starts only after a first
+response), so a client that opens a connection and trickles its headers (slowloris) would hold it
+forever. The head's size is bounded by uvicorn (`h11_max_incomplete_event_size`, `http_max_header_bytes`).
 
 Example:
     app = HttpGuard(Dispatch(server.streamable_http_app(host=settings.host), api_app), settings)
+    uvicorn.Config(app, http=header_timeout_protocol(settings.http_header_timeout), …)
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import anyio
@@ -24,6 +32,7 @@ from meta_mcp.settings import Settings
 Scope = dict[str, Any]
 Receive = Any
 Send = Any
+logger = logging.getLogger(__name__)
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -86,7 +95,7 @@ class HttpGuard:
             if method == "GET" and not _accepts(accept, "text/event-stream"):
                 await _reject(send, 406, "Not Acceptable: the client must accept text/event-stream")
                 return
-        if method in ("POST", "PUT", "PATCH"):
+        if method in ("POST", "PUT", "PATCH") or _declares_body(scope):
             body = await self._read_body(receive, send)
             if body is None:
                 return
@@ -119,6 +128,13 @@ class HttpGuard:
         return None
 
 
+def _declares_body(scope: Scope) -> bool:
+    for key, value in scope.get("headers", []):
+        if key == b"transfer-encoding" or (key == b"content-length" and value.strip() not in (b"", b"0")):
+            return True
+    return False
+
+
 def _replay(body: bytes, receive: Receive) -> Receive:
     """A `receive` that yields `body` whole, then whatever the connection says next (a disconnect)."""
     sent = False
@@ -146,3 +162,53 @@ class Dispatch:
             await self.mcp_app(scope, receive, send)
         else:
             await self.other(scope, receive, send)
+
+
+def header_timeout_protocol(seconds: float) -> type:
+    """uvicorn's h11 protocol, closing a connection whose request head has not fully arrived within `seconds`
+    of its first byte (or of the connection, for its first request); see the module docstring."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutProtocol(H11Protocol):
+        _head_timer: Any = None
+
+        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            before = self.cycle
+            if self._head_timer is None and (before is None or before.response_complete):
+                self._arm()  # the first bytes of the next request's head
+            super().data_received(data)
+            if self.cycle is not before:  # a head arrived whole: a request cycle started
+                self._disarm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._head_timer = self.loop.call_later(seconds, self._expired)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _expired(self) -> None:
+            self._head_timer = None
+            if not self.transport.is_closing():
+                logger.info("HTTP: closing a connection from %s: its request head did not arrive within %gs "
+                            "(META_MCP_HTTP_HEADER_TIMEOUT)", self.client[0] if self.client else "?", seconds)
+                self.transport.close()
+
+    return HeaderTimeoutProtocol
+
+
+def uvicorn_limits(settings: Settings) -> dict[str, Any]:
+    """uvicorn.Config keywords for the transport limits: the head's deadline and size, keep-alive, connections."""
+    return {"http": header_timeout_protocol(settings.http_header_timeout),
+            "h11_max_incomplete_event_size": settings.http_max_header_bytes,
+            "timeout_keep_alive": settings.http_keep_alive_s, "limit_concurrency": settings.http_max_connections}

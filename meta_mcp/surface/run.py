@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 
+from meta_mcp.auth.setup import Auth
 from meta_mcp.config import ServerSpec
 from meta_mcp.operations.persistence import follow, restore
 from meta_mcp.operations.workspace import Workspace
@@ -87,16 +88,22 @@ async def serve_stdio(services: Services, preload: list[ServerSpec], prespawned:
             await server.run(read, write, server.create_initialization_options())
 
 
-async def serve_http(services: Services, preload: list[ServerSpec], prespawned: Prespawned) -> None:
-    """Serve streamable HTTP at `http://HOST:PORT/mcp` until interrupted."""
+async def serve_http(services: Services, preload: list[ServerSpec], prespawned: Prespawned,
+                     auth: Auth | None = None) -> None:
+    """Serve streamable HTTP at `http://HOST:PORT/mcp` until interrupted, every route behind authentication,
+    the policy on every call path (`meta_mcp.auth`; `auth` as checked by `prepare`, else checked here)."""
     import uvicorn
 
+    from meta_mcp.auth import setup
     from meta_mcp.console import mount_console
-    from meta_mcp.surface.http import Dispatch, HttpGuard
+    from meta_mcp.surface.http import Dispatch, HttpGuard, uvicorn_limits
 
     settings = services.settings
-    async with running_workspaces(services, preload, prespawned) as workspaces:
-        server = build_server(workspaces)
+    auth = auth if auth is not None else setup.prepare(settings)
+    async with running_workspaces(services, preload, prespawned) as workspaces, anyio.create_task_group() as tg:
+        setup.install(auth, workspaces)
+        tg.start_soon(setup.watch_policy, auth, workspaces, name="policy")
+        server = build_server(workspaces, auth.policy)
         api = None
         if settings.api:
             from meta_mcp.api.app import build_api
@@ -105,17 +112,18 @@ async def serve_http(services: Services, preload: list[ServerSpec], prespawned: 
 
             api = RedactingASGI(build_api(workspaces, services, workspaces.pool.task_group), services.redactor)
         api = services.telemetry.http_app(api)  # + Prometheus' /metrics when META_MCP_METRICS=1
+        mcp_app = server.streamable_http_app(host=settings.host, max_sessions=settings.http_max_sessions,
+                                             session_idle_timeout=settings.http_session_idle_timeout)
         other = mount_console(api, workspaces, services)  # the web console at /ui in front of the API
-        app = HttpGuard(Dispatch(server.streamable_http_app(host=settings.host), other), settings)
+        app = setup.guarded(auth, HttpGuard(Dispatch(mcp_app, other), settings), server)
         config = uvicorn.Config(
             app, host=settings.host, port=settings.port, log_config=None, access_log=False,
-            log_level=settings.log_level.lower(), lifespan="on",
+            log_level=settings.log_level.lower(), lifespan="on", **uvicorn_limits(settings),
         )
         logger.info("serving streamable HTTP at http://%s:%d/mcp%s", settings.host, settings.port,
                     " and the chat API (/chat, /mcp/find, …; docs at /docs)" if api is not None else "")
-        if settings.host not in ("127.0.0.1", "localhost", "::1"):
-            logger.warning(
-                "listening on %s: there is no authentication and no DNS-rebinding protection off loopback; "
-                "put meta-mcp behind an authenticating proxy or bind to 127.0.0.1", settings.host,
-            )
+        if not auth.authenticator.enabled and not setup.is_loopback(settings.host):
+            logger.warning("listening on %s with --insecure-no-auth: no authentication and no DNS-rebinding "
+                           "protection; only a proxy that authenticates every request may stand in front", settings.host)
         await uvicorn.Server(config).serve()
+        tg.cancel_scope.cancel()

@@ -20,11 +20,14 @@ from mcp.server.caching import CacheHint
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.models import InitializationOptions
-from mcp_types import INVALID_PARAMS, LOG_LEVEL_META_KEY
+from mcp_types import INVALID_PARAMS, INVALID_REQUEST, LOG_LEVEL_META_KEY
 from mcp_types.methods import CACHEABLE_METHODS
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from meta_mcp import __version__
+from meta_mcp.auth.guard import identity_in
+from meta_mcp.auth.policy import PolicyStore
+from meta_mcp.identity import LOCAL, Identity
 from meta_mcp.providers.base import CallContext, LogFn
 from meta_mcp.registry.registry import Registry
 from meta_mcp.registry.workspaces import DEFAULT, Workspaces
@@ -102,7 +105,14 @@ def _call_context(ctx: ServerRequestContext[Any], params: Any) -> CallContext:
         ask=ask if handshake and session.can_send_request else None,
         can_sample=bool(session.client_capabilities and session.client_capabilities.sampling),
         origin="http" if ctx.request is not None else "stdio",
+        identity=_identity(ctx),
     )
+
+
+def _identity(ctx: ServerRequestContext[Any]) -> Identity:
+    """Who sent this request: over HTTP the identity the auth guard put in the scope; over stdio `LOCAL`."""
+    request = ctx.request
+    return identity_in(request.scope, LOCAL) if request is not None else LOCAL
 
 
 def _wire(responses: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -140,17 +150,32 @@ def _connection(ctx: ServerRequestContext[Any]) -> Any:
     return ctx.session._connection  # noqa: SLF001
 
 
-def build_server(workspaces: Workspaces) -> Server[Any]:
-    """The MCP server in front of `workspaces`: each request is served by its workspace's registry."""
+def build_server(workspaces: Workspaces, policy: PolicyStore | None = None) -> Server[Any]:
+    """The MCP server in front of `workspaces`: each request is served by its workspace's registry.
+
+    Over HTTP the workspace header only chooses among the identity's workspaces (default: its own);
+    with a `policy`, `tools/list` shows each identity only the tools the policy makes available to it
+    (calls are refused on the call path, see `meta_mcp.auth.enforce`)."""
     header = workspaces.settings.workspace_header
 
     def ws(ctx: ServerRequestContext[Any]) -> Registry:
         request = ctx.request
-        name = request.headers.get(header, DEFAULT) if request is not None else DEFAULT
+        if request is None:
+            name = DEFAULT
+        else:
+            identity = _identity(ctx)
+            name = request.headers.get(header) or identity.default_workspace
+            if not identity.may_use(name):  # the HTTP guard answers 403 first; kept for apps built without it
+                raise MCPError(INVALID_REQUEST, f"{header}: {identity.subject} may not use workspace {name!r}")
         try:
-            return workspaces.get(name or DEFAULT)
+            return workspaces.get(name)
         except ValueError as exc:
             raise MCPError(INVALID_PARAMS, f"{header}: {exc}") from None
+
+    def visible(ctx: ServerRequestContext[Any], registry: Registry, items: list[dict[str, Any]]) -> list[dict]:
+        """The tools of `items` the policy lets this request's identity see."""
+        rules = policy.rules(_identity(ctx), registry.workspace) if policy is not None else None
+        return items if rules is None else [t for t in items if rules.tool_allowed(t["name"])]
 
     def lister(key: str, attr: str) -> Callable[[ServerRequestContext[Any], Any], Awaitable[dict]]:
         """A `*/list` handler: the workspace's current surface, after preloaded servers' first try."""
@@ -159,6 +184,8 @@ def build_server(workspaces: Workspaces) -> Server[Any]:
             registry = ws(ctx)
             await registry.wait_preloaded()
             items, next_cursor = registry.list_page(attr, params.cursor if params is not None else None)
+            if attr == "tools":
+                items = visible(ctx, registry, items)
             result: dict[str, Any] = {key: items, "resultType": "complete"}
             if next_cursor is not None:
                 result["nextCursor"] = next_cursor
