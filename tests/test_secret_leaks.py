@@ -172,3 +172,57 @@ async def test_no_canary_anywhere(meta: Any, stub: OpenAIStub, otlp: OtlpReceive
     # meta-mcp's own log, at DEBUG.
     assert_clean("meta-mcp's DEBUG log", meta.stderr_text())
     assert "DEBUG" in meta.stderr_text()
+
+
+# -- the redaction pieces on their own ---------------------------------------------------------------
+
+async def test_interceptor_scrubs_results_and_protocol_errors() -> None:
+    from mcp import MCPError
+
+    from meta_mcp.redaction import Redactor, redacting_interceptor
+
+    redactor = Redactor([ENV_CANARY])
+    intercept = redacting_interceptor(redactor)
+    untouched = {"content": [{"type": "text", "text": "nothing secret"}], "structuredContent": {"n": [1, 2]}}
+
+    async def clean() -> dict[str, Any]:
+        return untouched
+
+    assert await intercept(None, clean) is untouched  # no copy when nothing changes
+
+    async def leaky() -> dict[str, Any]:
+        return {"content": [{"type": "text", "text": f"value {ENV_CANARY}"}], "structuredContent": {"v": [ENV_CANARY]}}
+
+    assert await intercept(None, leaky) == {"content": [{"type": "text", "text": "value ***"}],
+                                            "structuredContent": {"v": ["***"]}}
+
+    async def refusing() -> dict[str, Any]:
+        raise MCPError(-32602, f"bad value {ENV_CANARY}", {"echo": ENV_CANARY})
+
+    with pytest.raises(MCPError) as raised:
+        await intercept(None, refusing)
+    assert raised.value.error.code == -32602 and raised.value.message == "bad value ***"
+    assert raised.value.data == {"echo": "***"}
+
+
+async def test_asgi_bodies_are_scrubbed_and_lengths_fixed() -> None:
+    from meta_mcp.redaction import RedactingASGI, Redactor
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["path"] == "/json":
+            body = json.dumps({"secret": DOTENV_CANARY}).encode()
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+        else:
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+            for chunk in (b"data: hello\n\n", f"data: {json.dumps(DOTENV_CANARY)}\n\n".encode()):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+
+    transport = httpx.ASGITransport(app=RedactingASGI(app, Redactor([DOTENV_CANARY])))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        plain = await http.get("/json")
+        stream = await http.get("/sse")
+    assert plain.json() == {"secret": "***"} and plain.headers["content-length"] == str(len(plain.content))
+    assert stream.text == 'data: hello\n\ndata: "***"\n\n'
