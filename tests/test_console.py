@@ -188,6 +188,10 @@ async def test_servers_page_shows_the_preloaded_servers_and_their_tools(browser:
     axe_check(browser, "servers")
     shoot(browser, shots, "servers")
 
+    by_css(browser, "#restart-echo").click()  # in place (htmx): the note and the cards come back
+    wait(browser, lambda d: any("Restarted 'echo'" in n.text for n in all_css(d, ".note.ok")), "the restart")
+    assert by_css(browser, "#server-echo").get_attribute("data-status") == "running"
+
     browser.get(base + "/ui/tools")
     names = [c.get_attribute("data-tool") for c in all_css(browser, "[data-tool]")]
     assert "echo__echo" in names and "rich__get_weather" in names and "find_servers" in names
@@ -237,6 +241,10 @@ async def test_catalog_search_and_add_through_the_config_form(browser: Any, base
     browser.get(base + "/ui")
     wait(browser, lambda d: d.find_elements("css selector", "[data-server='greeter'][data-status='running']"),
          "greeter on the servers page")
+    by_css(browser, "#remove-greeter").click()
+    wait(browser, lambda d: d.switch_to.alert, "the confirmation").accept()
+    wait(browser, lambda d: any("Removed 'greeter'" in n.text for n in all_css(d, ".note.ok")), "the removal")
+    assert not all_css(browser, "[data-server='greeter']")
 
     browser.get(base + "/ui/catalog/locked")  # a secret: shown as not set, and never asked for
     secrets = by_css(browser, ".secrets").text

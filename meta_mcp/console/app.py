@@ -199,7 +199,7 @@ def build_console(workspaces: Workspaces, services: Services, *, chat_api: bool)
             raise Problem(404, f"No action {action!r}.")
         monitor.wake()
         if ctx.htmx:
-            return render(ctx, "_servers.html", 200 if ok else 409, note=note, note_ok=ok, **servers_view(ctx))
+            return render(ctx, "_server_action.html", 200 if ok else 409, note=note, note_ok=ok, **servers_view(ctx))
         return render(ctx, "servers.html", 200 if ok else 409, page="servers", note=note, note_ok=ok,
                       versions=Versions(-1, -1), **servers_view(ctx))
 
