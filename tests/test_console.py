@@ -32,7 +32,7 @@ import pytest
 
 from openai_stub import OpenAIStub, text, tool_calls
 from support import REPO, make_client, meta_mcp_http, upstream_entry
-from test_agent_loop import _catalog, agent_env
+from test_agent_loop import _catalog, agent_env, stub  # noqa: F401 - stub: the scripted model, a module fixture
 
 pytestmark = pytest.mark.anyio
 
@@ -52,13 +52,6 @@ def _no_browser() -> str | None:
 
 
 needs_browser = pytest.mark.skipif(_no_browser() is not None, reason=_no_browser() or "")
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[OpenAIStub]:
-    server = OpenAIStub().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
