@@ -83,5 +83,5 @@ class Services:
 
             s = self.settings
             self._sandbox = Sandbox(str(s.sandbox_deno) if s.sandbox_deno else None, s.sandbox_max_concurrent,
-                                    s.sandbox_tmpdir)
+                                    s.sandbox_tmpdir, pool_size=s.sandbox_pool_size)
         return self._sandbox

@@ -2,6 +2,9 @@
 
 - `runner`: `Sandbox.run(code, table, call_tool, limits)` — one fresh Deno process per run, every
   permission denied, hard limits (time, memory, output, tool calls);
+- `process`: starting a locked-down Deno process that waits for its run; `session`: one run's
+  conversation with it (the bridge, the limits, how it ended); `pool`: processes started ahead,
+  each used once;
 - `bridge`: the JSON protocol between the process and meta-mcp (nonce-framed on stdout, lines on
   stdin) and what a tool call returns to the code;
 - `names`: which tools a run may call and their JavaScript names (`tools.<server>.<tool>`);

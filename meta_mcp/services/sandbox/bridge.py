@@ -3,8 +3,9 @@
 Channels (one process per run, so one conversation per process):
 
 - meta-mcp → Deno, on the process's stdin: one JSON object per line. The first line is the run's
-  `init` (`{"nonce": …, "tools": {server_id: [tool_id, …]}}`), read by the prelude before any user
-  code exists; every later line answers one call: `{"id": n, "ok": true, "value": …}` or
+  `init` (`{"nonce": …, "tools": {server_id: [tool_id, …]}, "javascript": false}`), read by the
+  prelude before any user code exists (it then imports `user.js` if `javascript`, else `user.ts`);
+  every later line answers one call: `{"id": n, "ok": true, "value": …}` or
   `{"id": n, "ok": false, "error": "message"}`.
 - Deno → meta-mcp, on stdout: each message is one line `"\\n" + NONCE + " " + JSON + "\\n"` where
   NONCE is the run's 128-bit secret. Messages: `{"t": "out", "text": …}` (console output),
@@ -178,9 +179,9 @@ def parse_message(data: bytes, max_values: int | None = None) -> Message:
     raise ProtocolError(f"unknown bridge message: {data[:200]!s}")
 
 
-def init_line(nonce: str, manifest: dict[str, list[str]]) -> bytes:
-    """The first line meta-mcp writes to the process's stdin."""
-    return _line({"nonce": nonce, "tools": manifest})
+def init_line(nonce: str, manifest: dict[str, list[str]], *, javascript: bool = False) -> bytes:
+    """The first line meta-mcp writes to the process's stdin (`javascript`: the module is `user.js`)."""
+    return _line({"nonce": nonce, "tools": manifest, "javascript": javascript})
 
 
 def reply_line(call_id: int, *, value: Any = None, error: str | None = None) -> bytes:

@@ -367,9 +367,11 @@ function describeError(e: unknown): string {
 
 let started = false;
 
-/** Run the user's module (`load` imports it): read the init line, set up the globals, start
- * answering calls, and send the default export's value (or the error) as the `done` message. */
-export function start(load: () => Promise<any>): void {
+/** Run the user's module (`load(javascript)` imports it: `user.js` or `user.ts`, as the init line
+ * says): read the init line, set up the globals, start answering calls, and send the default
+ * export's value (or the error) as the `done` message. Until the init line arrives the process has
+ * seen nothing of its run (a pooled process waits here), and no user code exists. */
+export function start(load: (javascript: boolean) => Promise<any>): void {
   if (started) throw new ErrorCtor("the sandbox has started");
   started = true;
   readLines((line) => {
@@ -381,9 +383,10 @@ export function start(load: () => Promise<any>): void {
     }
     if (init === null || typeof init !== "object" || typeof init.nonce !== "string") exit(70);
     framePrefix = "\n" + init.nonce + " ";
+    const javascript = init.javascript === true;
     harden(buildTools(init.tools));
     readLines(answer, () => {});
-    run(load);
+    run(() => load(javascript));
     return false; // the answer loop reads from here on
   }, () => exit(70), true);
 }
