@@ -151,8 +151,10 @@ def _fill(text: str, url: ServerUrl) -> str:
     return (text.replace("{port}", port).replace("{secret}", str(_secret())).replace("{dir}", str(SECRET_DIR)))
 
 
-def deno_children(pid: int) -> list[int]:
-    """Deno processes whose parent is `pid` (meta-mcp): sandbox runs that are still alive."""
+def deno_children(pid: int, *, waiting: bool = False) -> list[int]:
+    """Deno processes whose parent is `pid` (meta-mcp): sandbox runs that are still alive. Processes of
+    the pool that wait for a run (started ahead: nothing of any run in their directory yet) are not
+    runs; `waiting=True` lists those instead."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -162,9 +164,18 @@ def deno_children(pid: int) -> list[int]:
             comm = (entry / "comm").read_text().strip()
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and comm == "deno":
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and comm == "deno" and _waiting(entry) == waiting:
             found.append(int(entry.name))
     return found
+
+
+def _waiting(proc: Path) -> bool:
+    """A pooled process before its run: its directory has `main.ts` and no user module (written when taken)."""
+    try:
+        cwd = Path(os.readlink(proc / "cwd"))
+    except OSError:
+        return False
+    return (cwd / "main.ts").exists() and not any((cwd / name).exists() for name in ("user.ts", "user.js"))
 
 
 @pytest.fixture(scope="module")
