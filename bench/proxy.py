@@ -9,6 +9,7 @@ One run, interleaved (A/B then B/A), over stdio and over streamable HTTP, loopba
     cd /work/main && uv run python bench/proxy.py --quick          # < 1 minute
     cd /work/main && uv run python bench/proxy.py                  # full, a few minutes
     cd /work/main && uv run python bench/proxy.py --mode auto --transport http --json out.json
+    cd /work/main && uv run python bench/proxy.py --quick --tracing   # + meta-mcp with tracing on, side by side
 
 Topologies:
     stdio direct : client ==stdio==> echo.py
@@ -17,6 +18,11 @@ Topologies:
     http  proxied: client ==HTTP==>  meta-mcp serve --transport http ==HTTP==> echo.py --transport http
 (for HTTP both measure against the same long-lived echo upstream; the HTTP cold start spawns a fresh
 echo for "direct" and a fresh meta-mcp in front of the already-running echo for "proxied").
+
+`--tracing` adds a third side, "meta-mcp+tracing": the same meta-mcp with OpenTelemetry on
+(OTEL_EXPORTER_OTLP_ENDPOINT pointing at a local OTLP sink process that accepts and discards every
+export), measured in the same interleaved rounds; the report then compares it with meta-mcp untraced
+(the cost of tracing per call: latency and CPU, including the sink's).
 
 Every call's result is checked (echoed text must match); a mismatch aborts the run.
 See bench/README.md for what the numbers mean.
@@ -57,6 +63,24 @@ TARGET_COLD = 1.3  # cold start <= 1.3x direct
 
 PHASE_TIMEOUT = 600.0  # hard bound for any one phase (seconds)
 READY_TIMEOUT = 60.0  # bound for a server to come up / list its tool
+META = "meta-mcp"
+TRACED = "meta-mcp+tracing"
+
+# An OTLP/HTTP sink: answers every export with an empty (valid) protobuf response and keeps nothing.
+SINK = """
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -185,13 +209,15 @@ class Ctx:
     logdir: Path
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[TextIO] = field(default_factory=list)
+    sink: subprocess.Popen[bytes] | None = None
+    sink_url: str = ""
 
     def log(self, name: str) -> TextIO:
         f = open(self.logdir / name, "a")  # noqa: SIM115 - closed in close()
         self.logs.append(f)
         return f
 
-    def popen(self, argv: list[str], logname: str) -> subprocess.Popen[bytes]:
+    def popen(self, argv: list[str], logname: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
             argv,
             cwd=REPO,
@@ -199,9 +225,22 @@ class Ctx:
             stdout=subprocess.DEVNULL,
             stderr=self.log(logname),
             start_new_session=True,
+            env={**os.environ, **env} if env else None,
         )
         self.procs.append(proc)
         return proc
+
+    def tracing_env(self) -> dict[str, str]:
+        """The environment that turns tracing on, exporting to the OTLP sink (started on first use)."""
+        if self.sink is None:
+            port = free_port()
+            self.sink = self.popen([self.args.python, "-c", SINK, str(port)], "otlp-sink.log")
+            self.sink_url = f"http://127.0.0.1:{port}"
+        return {"OTEL_EXPORTER_OTLP_ENDPOINT": self.sink_url}
+
+    def sink_pids(self, env: dict[str, str]) -> dict[str, int | None]:
+        """The sink as a process of a traced side (its CPU is part of what tracing costs)."""
+        return {"otlp-sink": self.sink.pid} if env and self.sink is not None else {}
 
     def close(self) -> None:
         for p in self.procs:
@@ -242,24 +281,36 @@ def make_stdio_sides(ctx: Ctx) -> list[Side]:
         return sides
 
     cfg = meta_config(ctx, "stdio-config.json", {"command": a.python, "args": [str(ECHO)]})
-    proxy_params = StdioServerParameters(command=a.meta_mcp, args=["serve", "--config", str(cfg)], cwd=str(REPO))
+    sides.append(stdio_meta_side(ctx, META, cfg, {}))
+    if a.tracing:
+        traced_cfg = meta_config(ctx, "stdio-config-traced.json", {"command": a.python, "args": [str(ECHO)]})
+        sides.append(stdio_meta_side(ctx, TRACED, traced_cfg, ctx.tracing_env()))
+    return sides
+
+
+def stdio_meta_side(ctx: Ctx, label: str, cfg: Path, env: dict[str, str]) -> Side:
+    """meta-mcp over stdio with config `cfg` (its file name finds the process) and extra environment `env`."""
+    a = ctx.args
+    mode = a.mode
+    proxy_params = StdioServerParameters(command=a.meta_mcp, args=["serve", "--config", str(cfg)], cwd=str(REPO),
+                                         env=env or None)  # merged over the SDK's default environment
+    logname = f"stdio-{label}.log"
 
     def proxy_client() -> Client:
-        return Client(stdio_client(proxy_params, errlog=ctx.log("stdio-meta-mcp.log")), mode=mode, cache=None)
+        return Client(stdio_client(proxy_params, errlog=ctx.log(logname)), mode=mode, cache=None)
 
     async def proxy_cold() -> tuple[Client, Callable[[], None]]:
         return proxy_client(), lambda: None
 
-    side = Side("meta-mcp", "stdio", proxied_tool(a), proxy_client, proxy_cold)
-    side.pid = lambda: find_descendant(os.getpid(), "serve --config")
+    side = Side(label, "stdio", proxied_tool(a), proxy_client, proxy_cold)
+    side.pid = lambda: find_descendant(os.getpid(), cfg.name)
 
     def proxy_pids() -> dict[str, int | None]:
         meta = side.pid()
-        return {"meta-mcp": meta, "echo": find_descendant(meta, "echo.py") if meta else None}
+        return {"meta-mcp": meta, "echo": find_descendant(meta, "echo.py") if meta else None, **ctx.sink_pids(env)}
 
     side.server_pids = proxy_pids
-    sides.append(side)
-    return sides
+    return side
 
 
 async def make_http_sides(ctx: Ctx) -> list[Side]:
@@ -290,14 +341,25 @@ async def make_http_sides(ctx: Ctx) -> list[Side]:
         return sides
 
     cfg = meta_config(ctx, "http-config.json", {"url": echo_url})
+    labels = [(META, {})] + ([(TRACED, ctx.tracing_env())] if a.tracing else [])
+    for label, env in labels:
+        sides.append(await http_meta_side(ctx, label, cfg, env, echo_proc))
+    return sides
+
+
+async def http_meta_side(ctx: Ctx, label: str, cfg: Path, env: dict[str, str],
+                         echo_proc: subprocess.Popen[bytes]) -> Side:
+    """meta-mcp over streamable HTTP in front of the shared echo, with extra environment `env`."""
+    a = ctx.args
+    mode = a.mode
 
     def spawn_meta(logname: str) -> tuple[int, subprocess.Popen[bytes]]:
         port = free_port()
         argv = [a.meta_mcp, "serve", "--transport", "http", "--host", "127.0.0.1", "--port", str(port)]
-        proc = ctx.popen([*argv, "--config", str(cfg)], logname)
+        proc = ctx.popen([*argv, "--config", str(cfg)], logname, env)
         return port, proc
 
-    meta_port, meta_proc = spawn_meta("http-meta-mcp.log")
+    meta_port, meta_proc = spawn_meta(f"http-{label}.log")
     await wait_port(meta_port, meta_proc, time.perf_counter() + READY_TIMEOUT)
     meta_url = f"http://127.0.0.1:{meta_port}/mcp"
 
@@ -305,16 +367,14 @@ async def make_http_sides(ctx: Ctx) -> list[Side]:
         return Client(meta_url, mode=mode, cache=None)
 
     async def proxy_cold() -> tuple[Client, Callable[[], None]]:
-        port, proc = spawn_meta("http-meta-mcp-cold.log")
+        port, proc = spawn_meta(f"http-{label}-cold.log")
         await wait_port(port, proc, time.perf_counter() + READY_TIMEOUT)
         return Client(f"http://127.0.0.1:{port}/mcp", mode=mode, cache=None), lambda: stop_process(proc)
 
-    side = Side("meta-mcp", "http", proxied_tool(a), proxy_client, proxy_cold)
+    side = Side(label, "http", proxied_tool(a), proxy_client, proxy_cold)
     side.pid = lambda: meta_proc.pid
-    side.server_pids = lambda: {"meta-mcp": meta_proc.pid, "echo": echo_proc.pid}
-    sides[0].server_pids = lambda: {"echo": echo_proc.pid}
-    sides.append(side)
-    return sides
+    side.server_pids = lambda: {"meta-mcp": meta_proc.pid, "echo": echo_proc.pid, **ctx.sink_pids(env)}
+    return side
 
 
 # --------------------------------------------------------------------------------------------------
@@ -667,8 +727,8 @@ def rows_for(transport: str, res: dict[str, Any], concs: list[int]) -> list[Row]
             cur = cur[p]
         return cur
 
-    def errs(*path: str) -> int:
-        return int((g(*path, "direct", "errors") or 0) + (g(*path, "meta-mcp", "errors") or 0))
+    def errs(*path: str, sides: tuple[str, str] = ("direct", META)) -> int:
+        return int(sum(g(*path, side, "errors") or 0 for side in sides))
 
     rows = [
         Row(
@@ -723,7 +783,38 @@ def rows_for(transport: str, res: dict[str, Any], concs: list[int]) -> list[Row]
                 "ms",
             )
         )
+    if g("latency", TRACED) is not None:  # --tracing: meta-mcp traced against meta-mcp untraced
+        both = (META, TRACED)
+        rows += [
+            Row(transport, "tracing: cold start, median", g("cold", META, "median_ms"), g("cold", TRACED, "median_ms"),
+                "ratio", "ms"),
+            *(Row(transport, f"tracing: call {q}", g("latency", META, q), g("latency", TRACED, q), "ratio", "ms",
+                  errors=errs("latency", sides=both)) for q in ("p50", "p90", "p99")),
+            *(Row(transport, f"tracing: throughput c={c}", g("load", f"c{c}", META, "cps"),
+                  g("load", f"c{c}", TRACED, "cps"), "pct", "calls/s", errors=errs("load", f"c{c}", sides=both))
+              for c in concs),
+        ]
     return rows
+
+
+def tracing_cost(transport: str, res: dict[str, Any], concs: list[int]) -> list[str]:
+    """What tracing adds per call: sequential latency (p50, mean) and CPU under load (meta-mcp and the sink)."""
+    lat = res.get("latency", {})
+    lines = []
+    if META in lat and TRACED in lat:
+        off, on = lat[META], lat[TRACED]
+        lines.append(f"  {transport:5} sequential: p50 +{on['p50'] - off['p50']:.3f} ms ({off['p50']:.3f} -> "
+                     f"{on['p50']:.3f}), mean +{on['mean'] - off['mean']:.3f} ms")
+    for c in concs:
+        load = res.get("load", {}).get(f"c{c}", {})
+        if META in load and TRACED in load:
+            off = load[META]["cpu_ms_per_call"]
+            on = load[TRACED]["cpu_ms_per_call"]
+            meta_delta = on.get("meta-mcp", 0.0) - off.get("meta-mcp", 0.0)
+            sink = on.get("otlp-sink", 0.0)
+            lines.append(f"  {transport:5} c={c:<3} CPU per call: meta-mcp +{meta_delta:.3f} ms, OTLP sink {sink:.3f} ms; "
+                         f"throughput {100 * load[TRACED]['cps'] / load[META]['cps']:.1f}% of untraced")
+    return lines
 
 
 # --------------------------------------------------------------------------------------------------
@@ -816,6 +907,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--python", default=sys.executable, help="interpreter for the echo upstream")
     p.add_argument("--meta-mcp", default=str(Path(sys.executable).parent / "meta-mcp"), help="meta-mcp executable")
     p.add_argument("--direct-only", action="store_true", help="measure only the direct side (no meta-mcp)")
+    p.add_argument("--tracing", action="store_true",
+                   help="also measure meta-mcp with OpenTelemetry tracing on (exporting to a local OTLP sink)")
     p.add_argument("--json", metavar="FILE", help="also write all results as JSON")
     p.add_argument("--summarize", metavar="FOLDED", help="(alone) summarise py-spy folded files and exit")
     p.add_argument(
@@ -909,7 +1002,7 @@ async def amain(a: argparse.Namespace) -> int:
         for c in a.concurrency:
             load = results.get(tr, {}).get("load", {}).get(f"c{c}", {})
             parts = []
-            for label in ("direct", "meta-mcp"):
+            for label in ("direct", META, TRACED):
                 cpu = load.get(label, {}).get("cpu_ms_per_call")
                 if cpu:
                     roles = ", ".join(f"{k} {v:.2f}" for k, v in cpu.items())
@@ -919,6 +1012,12 @@ async def amain(a: argparse.Namespace) -> int:
     if cpu_lines:
         print("CPU ms per call under load, by process (client = this benchmark process):")
         print("\n".join(cpu_lines))
+    cost = [line for tr in transports for line in tracing_cost(tr, results.get(tr, {}), a.concurrency)]
+    if cost:
+        print()
+        print("tracing cost per call (meta-mcp traced vs untraced, same run; 'tracing:' rows above compare the same "
+              "two, untraced in the 'direct' column):")
+        print("\n".join(cost))
     print()
     checked = [r for r in rows if r.ok and r.direct and r.proxied is not None]
     if not checked:
