@@ -375,7 +375,11 @@ async def test_workspace_links_csp_and_cross_site_posts(base: str) -> None:
         assert (await http.get("/ui", params={"workspace": "bad name"})).status_code == 400
         refused = await http.post("/ui/servers/echo/remove", headers={"Origin": "http://evil.example"},
                                   content="")
-        assert refused.status_code == 403
+        assert refused.status_code == 403  # the HTTP guard, on loopback
+        other_port = await http.post("/ui/servers/echo/remove", headers={"Origin": "http://127.0.0.1:1"},
+                                     content="")
+        assert other_port.status_code == 403 and "another site" in other_port.text  # the console itself
+        assert "echo" in (await http.get("/mcp/servers")).json()["active_servers"]
         assert (await http.get("/ui/nowhere")).status_code == 404
         events = []
         async with http.stream("GET", "/ui/events", params={"view": "servers"}) as stream:

@@ -149,8 +149,8 @@ def build_console(workspaces: Workspaces, services: Services, *, chat_api: bool)
     def same_origin(request: Request) -> None:
         origin = request.headers.get("origin")
         if origin is not None:
-            host = request.headers.get("host", "")
-            if urlsplit(origin).netloc != host:
+            hosts = {request.headers.get("host", ""), *request.headers.get("x-forwarded-host", "").split(",")}
+            if urlsplit(origin).netloc not in {h.strip() for h in hosts if h.strip()}:
                 raise Problem(403, "Refused: this request came from another site (its Origin is not this console's).")
         elif request.headers.get("sec-fetch-site") == "cross-site":
             raise Problem(403, "Refused: this request came from another site.")
