@@ -332,6 +332,8 @@ async def test_a_denied_tool_is_not_listed_and_refused_on_every_call_path(team: 
     async with team.client(mode, "alice") as c:
         names = await tool_names(c)
         assert "rich__get_weather" not in names and "rich__echo" in names and "echo__echo" in names
+        found = await c.call_tool("find_tools", {"query": "weather"})
+        assert "rich__get_weather" not in {t["name"] for t in found.structured_content["tools"]}
         direct = await c.call_tool("rich__get_weather", {"city": "Oslo"})
         assert direct.is_error and "denied by the policy" in text_of(direct), text_of(direct)
         via = await c.call_tool("call_tool", {"name": "rich__get_weather", "arguments": {"city": "Oslo"}})
@@ -343,21 +345,28 @@ async def test_a_denied_tool_is_not_listed_and_refused_on_every_call_path(team: 
             export default { message, echoed: echoed !== undefined };
         """})
         assert not code.is_error, text_of(code)
-        assert "denied by the policy" in code.structured_content["result"]["message"]
+        # Code never even gets the denied tool: it is not in the run's tool table.
+        assert "is not a tool of this run" in code.structured_content["result"]["message"]
+        assert code.structured_content["result"]["echoed"] is True
         stub.script(tool_calls(("rich__get_weather", {"city": "Oslo"})), text("I could not check the weather."))
         chat = await c.call_tool("agent_chat", {"message": "Weather in Oslo?"})
         data = chat.structured_content
         assert data["status"] == "complete", data
         assert [(t["name"], t["ok"]) for t in data["trace"]["tool_calls"]] == [("rich__get_weather", False)]
+        offered = {t["function"]["name"] for t in stub.requests[0]["body"]["tools"]}
+        assert "rich__get_weather" not in offered and "rich__echo" in offered  # the model is not offered it
         tool_message = [m for m in stub.requests[1]["body"]["messages"] if m["role"] == "tool"][0]
-        assert "denied by the policy" in tool_message["content"]
+        assert "Unknown tool 'rich__get_weather'" in tool_message["content"]
     # The chat API's agent too (its calls carry the request's identity).
     stub.script(tool_calls(("rich__get_weather", {"city": "Lima"})), text("No weather for you."))
     async with team.http("alice") as http:
         response = await http.post("/chat", json={"messages": [{"role": "user", "content": "Weather in Lima?"}]})
         assert response.status_code == 200, response.text
+        servers = (await http.get("/mcp/servers")).json()
+        assert "rich__get_weather" not in servers["available_tools"] and "rich__echo" in servers["available_tools"]
+    assert "rich__get_weather" not in {t["function"]["name"] for t in stub.requests[0]["body"]["tools"]}
     tool_message = [m for m in stub.requests[1]["body"]["messages"] if m["role"] == "tool"][0]
-    assert "denied by the policy" in tool_message["content"]
+    assert "Unknown tool 'rich__get_weather'" in tool_message["content"]
     async with team.client(mode, "root", workspace="team-a") as c:  # an admin of every workspace may
         assert "rich__get_weather" in await tool_names(c)
         assert not (await c.call_tool("rich__get_weather", {"city": "Oslo"})).is_error

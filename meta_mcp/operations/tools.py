@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from meta_mcp.auth.context import current_caller
 from meta_mcp.operations.workspace import Workspace
 from meta_mcp.providers.base import NO_CONTEXT, CallContext
 from meta_mcp.services.bm25 import BM25Index
@@ -64,19 +65,27 @@ class ToolMatch:
         return out
 
 
-def visible_tools(ws: Workspace, keep: Callable[[str, str], bool]) -> list[VisibleTool]:
-    """The snapshot's callable tools, in listing order, for which `keep(server, original_name)` holds."""
+def visible_tools(ws: Workspace, keep: Callable[[str, str], bool], *, policy: bool = True) -> list[VisibleTool]:
+    """The snapshot's callable tools, in listing order, for which `keep(server, original_name)` holds and
+    which the policy lets the current caller use (`auth.context.current_caller`: the request's identity
+    over HTTP; no policy over stdio). `policy=False`: every callable tool (for the workspace's shared index)."""
     snapshot = ws.registry.snapshot
+    allowed = _allowed(ws) if policy else (lambda name: True)
     out = []
     for tool in snapshot.all_tools:
         provider, original = snapshot.tool_routes[tool["name"]]
-        if keep(provider.name, original):
+        if keep(provider.name, original) and allowed(tool["name"]):
             out.append(VisibleTool(provider.name, original, tool["name"], tool))
     return out
 
 
+def _allowed(ws: Workspace) -> Callable[[str], bool]:
+    rules = current_caller().rules(ws.name)
+    return (lambda name: True) if rules is None else rules.tool_allowed
+
+
 def _proxied(ws: Workspace) -> tuple[list[VisibleTool], BM25Index]:
-    tools = visible_tools(ws, lambda server, _: server != META_SERVER)
+    tools = visible_tools(ws, lambda server, _: server != META_SERVER, policy=False)
     # The name counts twice: a tool's name is its most telling field; the original form is searchable too.
     documents = [f"{t.exposed} {t.exposed} {t.server}__{t.original} {t.definition.get('title') or ''} "
                  f"{t.definition.get('description') or ''}" for t in tools]
@@ -90,11 +99,13 @@ async def find_tools(ws: Workspace, query: str, limit: int = 10) -> list[ToolMat
     snapshot = registry.snapshot
     tools, index = ws.services.tool_index.get(ws.name, snapshot, lambda: _proxied(ws))
     listed = {t["name"] for t in snapshot.tools}
-    ranked = [(i, round(score, 4)) for i, score in index.rank(query, limit=limit)]
+    allowed = _allowed(ws)  # the index is the workspace's; what this caller may use is filtered here
+    ranked = [(i, round(score, 4)) for i, score in index.rank(query, limit=len(tools))
+              if allowed(tools[i].exposed)][:limit]
     named = registry.resolve_tool(query.strip())
     if named is not None and named[0] is not None and named[1] != META_SERVER:
         exact = next((i for i, t in enumerate(tools) if t.exposed == named[0]), None)
-        if exact is not None:
+        if exact is not None and allowed(tools[exact].exposed):
             top = max((score for _, score in ranked), default=0.0)
             ranked = [(exact, round(top + 1.0, 4))] + [(i, s) for i, s in ranked if i != exact][: limit - 1]
     return [_match(tools[i], score, tools[i].exposed in listed) for i, score in ranked]
