@@ -226,3 +226,40 @@ async def test_asgi_bodies_are_scrubbed_and_lengths_fixed() -> None:
         stream = await http.get("/sse")
     assert plain.json() == {"secret": "***"} and plain.headers["content-length"] == str(len(plain.content))
     assert stream.text == 'data: hello\n\ndata: "***"\n\n'
+
+
+def test_span_processor_redacts_what_exporters_get() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import StatusCode
+
+    from meta_mcp.redaction import Redactor
+    from meta_mcp.services.telemetry.export import RedactingSpanProcessor
+
+    redactor = Redactor()
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    processor = RedactingSpanProcessor(redactor, [SimpleSpanProcessor(exporter)])
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("test")
+
+    def emit() -> Any:
+        with tracer.start_as_current_span(f"call {INFISICAL_CANARY}", attributes={"plain": "echo__echo",
+                                          "secret": f"x {INFISICAL_CANARY}", "many": ("a", INFISICAL_CANARY)}) as span:
+            span.add_event("failed", {"message": f"boom {INFISICAL_CANARY}"})
+            span.set_status(StatusCode.ERROR, f"bad {INFISICAL_CANARY} and Bearer abcdef123456")
+        return exporter.get_finished_spans()[-1]
+
+    before = emit()  # not a known secret yet: only the bearer token is masked
+    assert before.attributes["secret"] == f"x {INFISICAL_CANARY}" and before.status.description.endswith("Bearer ***")
+    redactor.add(INFISICAL_CANARY)
+    after = emit()  # learned since: masked everywhere, though the same texts were seen (and cached) before
+    assert after.name == "call ***" and dict(after.attributes) == {"plain": "echo__echo", "secret": "x ***",
+                                                                   "many": ("a", "***")}
+    assert after.events[0].attributes["message"] == "boom ***" and after.status.description.startswith("bad ***")
+    with tracer.start_as_current_span("clean", attributes={"plain": "echo__echo"}):
+        pass
+    clean = exporter.get_finished_spans()[-1]
+    assert processor.redacted(clean) is clean and processor.redacted(after) is after  # nothing to do: no copy
+    provider.shutdown()

@@ -34,11 +34,20 @@ if TYPE_CHECKING:
 
 
 class RedactingSpanProcessor(SpanProcessor):
-    """Hands every span to `processors`, and each finished one as a redacted copy (see the module docstring)."""
+    """Hands every span to `processors`, and each finished one redacted (see the module docstring).
+
+    A span whose texts need no change is handed on as it is; one that does, as a redacted copy. Texts
+    repeat from span to span (tool, server, method names), so what redaction made of each short one is
+    remembered — until the redactor learns another secret."""
+
+    _CACHED_CHARS = 256
+    _CACHE_ENTRIES = 4096
 
     def __init__(self, redactor: Redactor, processors: Sequence[SpanProcessor]) -> None:
         self.redactor = redactor
         self.processors = list(processors)
+        self._cache: dict[str, str] = {}
+        self._cache_for: object = None
 
     def on_start(self, span: Any, parent_context: Any = None) -> None:
         for processor in self.processors:
@@ -60,27 +69,52 @@ class RedactingSpanProcessor(SpanProcessor):
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return all([processor.force_flush(timeout_millis) for processor in self.processors])
 
-    def _attributes(self, attributes: Mapping[str, Any] | None) -> dict[str, Any]:
-        redact = self.redactor.redact
-        clean: dict[str, Any] = {}
-        for key, value in (attributes or {}).items():
-            if isinstance(value, str):
-                value = redact(value)
-            elif isinstance(value, (tuple, list)) and any(isinstance(v, str) for v in value):
-                value = tuple(redact(v) if isinstance(v, str) else v for v in value)
-            clean[key] = value
+    def _redact(self, text: str) -> str:
+        if len(text) > self._CACHED_CHARS:
+            return self.redactor.redact(text)
+        clean = self._cache.get(text)
+        if clean is None:
+            if len(self._cache) >= self._CACHE_ENTRIES:
+                self._cache.clear()
+            clean = self._cache[text] = self.redactor.redact(text)
         return clean
 
+    def _attributes(self, attributes: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        """`attributes` redacted: the same mapping when nothing changed."""
+        changed: dict[str, Any] | None = None
+        for key, value in (attributes or {}).items():
+            if isinstance(value, str):
+                clean: Any = self._redact(value)
+            elif isinstance(value, (tuple, list)) and any(isinstance(v, str) for v in value):
+                clean = tuple(self._redact(v) if isinstance(v, str) else v for v in value)
+                clean = value if list(clean) == list(value) else clean
+            else:
+                continue
+            if clean != value:
+                if changed is None:
+                    changed = dict(attributes)  # type: ignore[arg-type]
+                changed[key] = clean
+        return attributes if changed is None else changed
+
     def redacted(self, span: ReadableSpan) -> ReadableSpan:
-        redact = self.redactor.redact
+        """`span`, or a copy of it with its texts redacted."""
+        pattern = getattr(self.redactor, "_pattern", None)
+        if pattern is not self._cache_for:  # a new secret: what was clean may not be any more
+            self._cache, self._cache_for = {}, pattern
+        name = self._redact(span.name)
+        original = span.attributes  # (a fresh read-only view at each read)
+        attributes = self._attributes(original)
+        events = [(e, e.attributes) for e in span.events]
+        events = [(e, self._redact(e.name), self._attributes(a), a) for e, a in events]
         status = span.status
-        if status.description:
-            status = Status(status.status_code, redact(status.description))
-        events = [Event(redact(e.name), self._attributes(e.attributes), e.timestamp) for e in span.events]
+        description = self._redact(status.description) if status.description else status.description
+        if (name == span.name and attributes is original and description == status.description
+                and all(n == e.name and clean is a for e, n, clean, a in events)):
+            return span
         return ReadableSpan(
-            name=redact(span.name), context=span.context, parent=span.parent, resource=span.resource,
-            attributes=self._attributes(span.attributes), events=events, links=span.links, kind=span.kind,
-            status=status, start_time=span.start_time, end_time=span.end_time,
+            name=name, context=span.context, parent=span.parent, resource=span.resource, attributes=attributes,
+            events=[Event(n, a, e.timestamp) for e, n, a, _ in events], links=span.links, kind=span.kind,
+            status=Status(status.status_code, description), start_time=span.start_time, end_time=span.end_time,
             instrumentation_scope=span.instrumentation_scope,
         )
 
