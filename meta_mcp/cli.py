@@ -28,7 +28,9 @@ config file (JSON or YAML), the mcpServers format of Claude Desktop / VS Code:
 
 workspaces (HTTP): the X-MCP-Workspace header names a client's workspace (default "default"); each
   workspace has its own active servers; stdio serves one workspace.
-secrets: catalog servers read theirs from meta-mcp's environment or ./.env, by variable name. At start
+secrets: catalog servers read theirs, by variable (or Docker's dotted name), from meta-mcp's environment,
+  ./.env, Infisical (INFISICAL_CLIENT_ID, INFISICAL_CLIENT_SECRET, INFISICAL_PROJECT_ID, INFISICAL_ENVIRONMENT,
+  INFISICAL_SECRET_PATH, INFISICAL_SITE_URL) and Docker's secret store, in META_MCP_SECRETS_ORDER. At start
   meta-mcp re-executes itself with only non-secret variables in its environment block (servers cannot
   read secrets from /proc/<pid>/environ; META_MCP_SCRUB_ENV=0 or --no-scrub-env turns that off) and makes
   itself non-dumpable; META_MCP_ISOLATE_STDIO=1 runs stdio servers under bubblewrap.
@@ -36,6 +38,11 @@ secrets: catalog servers read theirs from meta-mcp's environment or ./.env, by v
 environment (also from ./.env): META_MCP_CALL_TIMEOUT, META_MCP_CONNECT_TIMEOUT, META_MCP_LOG_LEVEL,
   META_MCP_WORKSPACE_HEADER, META_MCP_SANDBOX_* (run_code limits), META_MCP_AGENT_* and
   OPENAI_API_KEY / OPENAI_BASE_URL / OPENROUTER_API_KEY (agent_chat models); see README.md.
+
+tracing (off unless set): OTEL_EXPORTER_OTLP_ENDPOINT (spans and metrics over OTLP/HTTP),
+  LANGFUSE_PUBLIC_KEY / LANGFUSE_SECRET_KEY / LANGFUSE_BASE_URL (the agent's runs in Langfuse),
+  META_MCP_METRICS=1 (Prometheus /metrics over HTTP), META_MCP_TRACE_CONTENT=1 (tool arguments and results
+  in spans). Secrets are masked in all of them.
 """
 
 

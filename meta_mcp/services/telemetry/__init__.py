@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from meta_mcp.settings import Settings
 
 __all__ = ["Telemetry", "enabled", "server_middleware", "span", "traced"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -74,6 +77,16 @@ class Telemetry:
         """Install the tracer and meter providers as the process's global ones (once)."""
         if self._providers or self.settings is None:
             return
+        if self.tracing or self.metering:
+            s = self.settings
+            where = [f"OTLP/HTTP at {self.redactor.redact(s.otel_exporter_otlp_endpoint)}"] if s.otel_exporter_otlp_endpoint \
+                else []
+            if s.langfuse_public_key and s.langfuse_secret_key:
+                where.append(f"the agent's runs to Langfuse at {self.redactor.redact(s.langfuse_base_url)}")
+            if s.metrics:
+                where.append("Prometheus metrics at /metrics (HTTP)")
+            logger.info("telemetry: %s%s", "; ".join(where),
+                        " (tool arguments and results recorded)" if s.trace_content else "")
         if self.tracing:
             from opentelemetry import trace
 
