@@ -188,6 +188,27 @@ class Configured:
 
 
 @dataclass(frozen=True, slots=True)
+class GatewayNeedsSecrets(NeedsSecrets):
+    """`NeedsSecrets` (kind "needs_secrets") of a server the Docker MCP Gateway runs: its secrets come from
+    Docker's secret store, set with `commands` (`docker mcp secret set NAME`, the value on stdin);
+    `pushable` names those meta-mcp itself has, which `meta-mcp secrets push NAME` copies there."""
+
+    commands: tuple[str, ...] = ()
+    pushable: tuple[str, ...] = ()
+
+    @property
+    def message(self) -> str:
+        lines = "\n".join(f"- {s.name}{f' ({s.env})' if s.env else ''}{': ' + s.description if s.description else ''}"
+                          for s in self.secrets)
+        commands = "\n".join(f"  {c}" for c in self.commands)
+        push = (f"\nmeta-mcp has {', '.join(self.pushable)} itself: `meta-mcp secrets push {' '.join(self.pushable)}` "
+                "copies them there." if self.pushable else "")
+        return (f"Server {self.server!r} runs in the Docker MCP Gateway, which needs secrets that are not set in "
+                f"{self.sources}:\n{lines}\nSet each with (the value is read from stdin):\n{commands}{push}\nThen add "
+                "the server again. Secrets are never taken through chat or tool arguments.")
+
+
+@dataclass(frozen=True, slots=True)
 class NotConfigurable:
     """An active server added from a spec has no catalog config to change."""
 
@@ -212,7 +233,7 @@ _KINDS: dict[str, type] = {
     "cannot_run": CannotRun, "removed": Removed, "not_active": NotActive, "configured": Configured,
     "not_configurable": NotConfigurable, "not_saved": NotSaved,
 }
-_KIND_OF = {cls: kind for kind, cls in _KINDS.items()}
+_KIND_OF = {cls: kind for kind, cls in _KINDS.items()} | {GatewayNeedsSecrets: "needs_secrets"}
 
 
 def kind(outcome: Any) -> str:
@@ -253,7 +274,7 @@ def parse(value: Any) -> Any | None:
 
 __all__ = [
     "AddOutcome", "Added", "AlreadyActive", "CannotRun", "CatalogUnavailable", "ConfigField", "ConfigureOutcome",
-    "Configured", "Declined", "DidNotStart", "InvalidConfig", "InvalidSpec", "NeedsConfig", "NeedsSecrets",
-    "NotActive", "NotConfigurable", "NotSaved", "Refused", "RemoveOutcome", "Removed", "SecretNeed", "UnknownServer", "data",
+    "Configured", "Declined", "DidNotStart", "GatewayNeedsSecrets", "InvalidConfig", "InvalidSpec", "NeedsConfig",
+    "NeedsSecrets", "NotActive", "NotConfigurable", "NotSaved", "Refused", "RemoveOutcome", "Removed", "SecretNeed", "UnknownServer", "data",
     "kind", "parse",
 ]

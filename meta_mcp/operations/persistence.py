@@ -7,6 +7,7 @@ and publish `{"workspace", "kind": "servers"}` on the store's change feed. This 
   many workspaces starts only what is used. Catalog records are planned again (their secrets come
   from the secrets chain now); one that cannot start any more (a secret unset since) is logged and
   kept, so it comes back once fixed. Servers of the `--config` file are never records (`skip`).
+  Gateway records (`source="gateway"`) come back as their gateway views (`operations.gateway`).
 - `follow(workspaces, store)`: applies the changes other replicas publish: servers whose record
   appeared are started, servers whose record is gone are stopped; every client of this replica is
   told, in both eras. After missed events (`RESYNC`) every live workspace is reconciled.
@@ -24,6 +25,7 @@ import anyio
 from pydantic import ValidationError
 
 from meta_mcp.config import ServerSpec
+from meta_mcp.operations.gateway import restore_spec
 from meta_mcp.operations.workspace import Workspace
 from meta_mcp.services.catalog.plan import Launch, plan_launch, resolve_secrets
 from meta_mcp.services.state import ServerRecord, StateError, StateStore
@@ -39,6 +41,8 @@ async def spec_of(ws: Workspace, record: ServerRecord) -> ServerSpec | None:
         except ValidationError as exc:
             logger.warning("workspace %r: stored server %r has an invalid spec: %s", ws.name, record.name, exc)
             return None
+    if record.source == "gateway":  # its view adds it on the gateway again if the gateway lost it
+        return restore_spec(ws, record)
     if record.source != "catalog":
         return None
     from meta_mcp.services.catalog import CatalogError, adocker_available

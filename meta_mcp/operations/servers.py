@@ -13,6 +13,10 @@ Semantics (every front door — meta tools, chat API, CLI — gets exactly these
   if the server is active, restarts it with them: `Configured`.
 - `curate_server` stores what the workspace exposes of a server's tools (`tools: {allow, deny}`,
   `rename`, `descriptions`; laid over its config entry's own) and re-applies it at once: `Curated`.
+- With a Docker MCP Gateway (`--gateway`), `find_servers` merges its catalog (`mcp-find`) into one
+  ranked list, and a catalog server that cannot run here without Docker (or any name, with
+  `via="gateway"`) is added, removed and configured through the gateway: see `operations.gateway`
+  for the rule and the per-workspace reference counts.
 
 Example:
     outcome = await add_server(ws, "fs", config={"paths": ["/tmp"]})
@@ -34,10 +38,12 @@ from pydantic import ValidationError
 from meta_mcp.auth.context import current_caller
 from meta_mcp.auth.policy import Rules
 from meta_mcp.config import ServerSpec
+from meta_mcp.operations import gateway as gateway_ops
 from meta_mcp.operations.outcomes import (
     AddOutcome,
     Added,
     AlreadyActive,
+    CannotRun,
     CatalogUnavailable,
     ConfigureOutcome,
     Configured,
@@ -56,6 +62,7 @@ from meta_mcp.operations.outcomes import (
 )
 from meta_mcp.operations.workspace import Workspace
 from meta_mcp.providers.base import Origin
+from meta_mcp.providers.gateway import GatewayConnection
 from meta_mcp.services.catalog.plan import Launch, plan_launch, resolve_secrets
 from meta_mcp.services.state import ServerRecord, StateError
 from meta_mcp.services.telemetry import traced
@@ -132,6 +139,8 @@ async def find_servers(ws: Workspace, query: str, limit: int = 10) -> Found | Ca
     active = ws.registry.servers
     servers = tuple([{**describe(h.entry, docker_available=docker), "score": h.score, "active": h.entry.name in active,
                       "secrets": await secret_status(ws, h.entry)} for h in hits])
+    if (gateway := await gateway_ops.gateway_of(ws)) is not None:  # its catalog too, one ranked list
+        servers = await gateway_ops.merge_found(ws, gateway, query, limit, [(h.entry, s) for h, s in zip(hits, servers)])
     return Found(query, servers, len(catalog))
 
 
@@ -193,8 +202,9 @@ def adhoc_refusal(settings: Settings, origin: Origin, rules: Rules | None = None
 @traced("add_server")
 async def add_server(ws: Workspace, name: str, *, spec: dict[str, Any] | None = None,
                      config: dict[str, Any] | None = None, answer: FormAnswer | None = None,
-                     origin: Origin = "internal") -> AddOutcome:
-    """Add server `name` to the workspace (see the module docstring); `origin` is who asks (for policy)."""
+                     origin: Origin = "internal", via: gateway_ops.Via | None = None) -> AddOutcome:
+    """Add server `name` to the workspace (see the module docstring); `origin` is who asks (for policy);
+    `via` forces where a catalog server runs ("local" or "gateway", see `operations.gateway`)."""
     registry = ws.registry
     if spec is None:
         name = _canonical(ws, name)
@@ -212,6 +222,14 @@ async def add_server(ws: Workspace, name: str, *, spec: dict[str, Any] | None = 
         return await _start(ws, server, ServerRecord(name=name, source="spec", spec=spec))
     if rules is not None and (why := rules.catalog_refusal(name)) is not None:
         return Refused(name, why)
+    where = await gateway_ops.route(ws, name, via)
+    if isinstance(where, CannotRun):
+        return where
+    if where is not None:
+        outcome = await gateway_ops.add(ws, where, name, config, answer)
+        if isinstance(outcome, Added):
+            await _announce(ws)
+        return outcome
     plan = await _plan(ws, name, config or {}, answer)
     if not isinstance(plan, Launch):
         return plan
@@ -283,6 +301,11 @@ async def remove_server(ws: Workspace, name: str) -> RemoveOutcome:
         name = _canonical(ws, name)
     if name not in registry.servers:
         return NotActive(name, tuple(sorted(registry.servers)))
+    if (view := gateway_ops.gateway_server(ws, name)) is not None:
+        outcome = await gateway_ops.remove(ws, view, name)
+        if isinstance(outcome, Removed):
+            await _announce(ws)
+        return outcome
     tools = tuple(registry.exposed_tools_of(name))
     try:
         await ws.services.state.delete_server(ws.name, name)
@@ -300,6 +323,11 @@ async def configure_server(ws: Workspace, name: str, config: dict[str, Any]) -> 
     from meta_mcp.services.catalog import CatalogError
 
     registry = ws.registry
+    if (view := gateway_ops.gateway_server(ws, name)) is not None:
+        return await gateway_ops.configure(ws, view.connection, name, config)
+    if name not in registry.servers and isinstance(where := await gateway_ops.route(ws, _canonical(ws, name), None),
+                                                   GatewayConnection):
+        return await gateway_ops.configure(ws, where, _canonical(ws, name), config)
     try:
         catalog = ws.services.catalog
     except CatalogError as exc:
