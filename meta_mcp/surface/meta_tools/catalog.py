@@ -1,6 +1,7 @@
 """Meta tool over the server catalog: `find_servers` (ranked search of servers one could add).
 
-For each hit: name, title, description, how it runs (local command, remote URL or Docker image),
+For each hit: name, title, description, how it runs (local command, remote URL, Docker image, or
+through the Docker MCP Gateway, whose catalog is merged in when one is configured),
 whether it can run on this machine (and why not), required secrets (name and environment variable
 only — never values), config fields, and whether it is already active in this workspace. The result
 is structuredContent plus a readable text rendering of the same list. An adapter over
@@ -30,19 +31,29 @@ def _text(query: str, servers: list[dict[str, Any]], size: int) -> str:
     lines = [f"Servers matching {query!r}, best first (add one with add_server(name=…)):"]
     for rank, s in enumerate(servers, 1):
         runs = s["runs"]
-        how = runs.get("command") or runs.get("url") or runs.get("image") or "?"
+        gateway = runs["kind"] == "docker-gateway"
+        how = runs.get("command") or runs.get("url") or runs.get("gateway") or runs.get("image") or "?"
         state = "ACTIVE" if s["active"] else ("can run here" if s["runs_here"] else f"cannot run here: {s['why_not']}")
         lines.append(f"{rank}. {s['name']} — {s['title']} [{state}]")
         if s["description"]:
             lines.append(f"   {s['description']}")
         lines.append(f"   runs: {runs['kind']}: {how}")
         if s["secrets"]:
-            lines.append("   needs secrets (set in meta-mcp's environment): "
-                         + ", ".join(x["env"] for x in s["secrets"] if x["required"]))
+            where = "Docker's secret store: docker mcp secret set NAME" if gateway else "meta-mcp's environment"
+            lines.append(f"   needs secrets (set in {where}): "
+                         + ", ".join(_secret(x, gateway) for x in s["secrets"] if x["required"]))
         required = [f"{f['name']} ({f['type']})" for f in s["config"] if f["required"]]
         if required:
             lines.append("   required config: " + ", ".join(required))
     return "\n".join(lines)
+
+
+def _secret(secret: dict[str, Any], gateway: bool) -> str:
+    """A required secret as the text lists it: its name, and whether it is set (when that is known)."""
+    name = secret["name"] if gateway or not secret.get("env") else secret["env"]
+    if "set" not in secret or secret["set"] is None:
+        return name
+    return f"{name} (set, {secret['source']})" if secret["set"] else f"{name} (not set)"
 
 
 async def find_servers(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
@@ -64,8 +75,8 @@ _SERVER = {
         "score": {"type": "number"},
         "runs": {
             "type": "object",
-            "description": "How it would be started: kind 'command' (with command), 'remote' (url, transport) "
-            "or 'docker' (image)",
+            "description": "How it would be started: kind 'command' (with command), 'remote' (url, transport), "
+            "'docker' (image) or, with a Docker MCP Gateway, 'docker-gateway' (the gateway runs it)",
             "properties": {"kind": {"type": ["string", "null"]}},
             "required": ["kind"],
         },
@@ -76,7 +87,12 @@ _SERVER = {
             "type": "array",
             "items": {
                 "type": "object",
-                "properties": {"name": {"type": "string"}, "env": {"type": "string"}, "required": {"type": "boolean"}},
+                "properties": {"name": {"type": "string"}, "env": {"type": ["string", "null"]},
+                               "required": {"type": "boolean"},
+                               "set": {"type": ["boolean", "null"], "description": "Whether it is set (null: unknown); "
+                                       "reported when a Docker MCP Gateway is configured"},
+                               "source": {"type": ["string", "null"], "description": "Which secrets source has it "
+                                          "(e.g. 'environment', 'docker')"}},
                 "required": ["name", "env"],
             },
         },
@@ -85,11 +101,14 @@ _SERVER = {
             "items": {
                 "type": "object",
                 "properties": {"name": {"type": "string"}, "type": {"type": "string"},
-                               "description": {"type": "string"}, "required": {"type": "boolean"}},
+                               "description": {"type": "string"}, "required": {"type": "boolean"},
+                               "set": {"type": "boolean", "description": "A value is stored for it"}},
                 "required": ["name", "type", "required"],
             },
         },
         "tags": {"type": "array", "items": {"type": "string"}},
+        "sources": {"type": "array", "items": {"type": "string"},
+                    "description": "Which catalogs list it: 'catalog' (meta-mcp's), 'gateway' (the gateway's mcp-find)"},
     },
     "required": ["name", "title", "description", "score", "runs", "runs_here", "active", "secrets", "config"],
 }

@@ -52,7 +52,7 @@ async def add_server(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
         return refused
     answer = _answer(ctx)
     outcome = await servers.add_server(ctx.workspace, args["name"], spec=args.get("spec"), config=args.get("config"),
-                                       answer=answer, origin=ctx.call.origin)
+                                       answer=answer, origin=ctx.call.origin, via=args.get("via"))
     if isinstance(outcome, NeedsConfig) and ctx.call.can_elicit and answer is None and outcome.formable:
         return _form(outcome)
     return rendered(outcome)
@@ -122,6 +122,9 @@ ADD_SERVER = MetaTool(
                 "spec": _SPEC,
                 "config": {"type": "object", "description": "Config values of a catalog entry"},
                 **_CURATION,
+                "via": {"enum": ["local", "gateway"], "description": "Where a catalog server runs, when a Docker "
+                        "MCP Gateway is connected: 'local' (meta-mcp starts it) or 'gateway' (the gateway runs it). "
+                        "Default: locally when it runs here without Docker, else through the gateway."},
             },
             "required": ["name"],
         },
