@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import anyio
+import anyio.abc
 
 from meta_mcp.auth.setup import Auth
 from meta_mcp.config import ServerSpec
@@ -25,6 +27,9 @@ from meta_mcp.services import Services
 from meta_mcp.services.state import open_store
 from meta_mcp.surface.meta_tools import META_TOOLS, MetaToolsProvider
 from meta_mcp.surface.server import build_server
+
+if TYPE_CHECKING:
+    from meta_mcp.providers.gateway import GatewayConnection
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +47,13 @@ async def running_workspaces(services: Services, preload: list[ServerSpec], pres
     def created(registry: Registry) -> None:
         """A workspace is first used: bring back the servers it added at run time (see persistence)."""
         ws = Workspace(registry, services)
+        if gateway is not None:  # every workspace sees the gateway's own tools (docker__*)
+            registry.preload([gateway.root_spec()])
         registry.preload(lambda: restore(ws, owned_by_config if registry.workspace == DEFAULT else ()))
 
     def record_managed(workspace: str, name: str) -> bool:
-        return not (workspace == DEFAULT and name in owned_by_config)
+        root = gateway is not None and name == gateway.root_spec().name
+        return not (workspace == DEFAULT and name in owned_by_config) and not root
 
     settings = services.settings
     services.telemetry.start()  # before anything makes spans: off unless configured
@@ -55,7 +63,11 @@ async def running_workspaces(services: Services, preload: list[ServerSpec], pres
         connect_timeout_s=settings.state_connect_timeout_s,
         environ={"XDG_STATE_HOME": str(settings.xdg_state_home or "")})
     async with anyio.create_task_group() as tg:
-        pool = UpstreamPool(services.settings, tg, prespawned)
+        gateway = _gateway(services, tg, prespawned)
+        pool = UpstreamPool(services.settings, tg, prespawned,
+                            **({"provider_factory": gateway.provider_factory} if gateway is not None else {}))
+        if gateway is not None:
+            tg.start_soon(gateway.start, name="gateway")
         # Every tool call, on every path: traced and metered (when configured), its result scrubbed of secrets.
         interceptors = [*services.telemetry.interceptors(), redacting_interceptor(services.redactor)]
         workspaces = Workspaces(services.settings, pool, builtin=meta_tools, on_create=created,
@@ -68,9 +80,23 @@ async def running_workspaces(services: Services, preload: list[ServerSpec], pres
         finally:
             with anyio.CancelScope(shield=True):
                 await workspaces.aclose()
+                if gateway is not None:
+                    await gateway.stop()
                 await services.state.aclose()
                 services.telemetry.shutdown()  # exports what is still batched
             tg.cancel_scope.cancel()
+
+
+def _gateway(services: Services, tg: anyio.abc.TaskGroup, prespawned: Prespawned | None) -> GatewayConnection | None:
+    """The Docker MCP Gateway connection when one is configured (`--gateway`; Docker's secret store is then in
+    the secrets chain, see `services.docker_secrets.from_settings`)."""
+    if not services.settings.gateway:
+        return None
+    from meta_mcp.providers.gateway import GatewayConnection
+
+    if services.settings.gateway_token is not None:
+        services.redactor.add(services.settings.gateway_token.get_secret_value())
+    return GatewayConnection(services.settings, tg, prespawned)
 
 
 async def serve_stdio(services: Services, preload: list[ServerSpec], prespawned: Prespawned) -> None:
