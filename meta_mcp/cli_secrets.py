@@ -76,7 +76,9 @@ async def _push(args: argparse.Namespace) -> int:
     failed = 0
     for asked in args.names:
         name, env = known.get(asked, (asked, asked))
-        found = await _lookup(services, env, name)
+        key, found = env, await services.secrets.lookup(env)
+        if found is None and name != env:
+            key, found = name, await services.secrets.lookup(name)
         if found is None:
             print(f"meta-mcp: {asked}: not found in meta-mcp's secrets ({services.secrets.describe()}); nothing pushed",
                   file=sys.stderr)
@@ -89,15 +91,6 @@ async def _push(args: argparse.Namespace) -> int:
             print(f"meta-mcp: {name}: {exc}", file=sys.stderr)
             failed += 1
             continue
-        print(f"pushed {name} (from {env if env != name else 'it'} in {source}) to Docker's MCP secret store")
+        print(f"pushed {name} (from {key} in {source}) to Docker's MCP secret store")
     return 1 if failed else 0
 
-
-async def _lookup(services: object, env: str, name: str) -> tuple[str, str] | None:
-    """(value, source name) of the secret read from `env` (or named `name`), from the first source that has it."""
-    for source in services.secrets.sources:  # type: ignore[attr-defined]
-        for key in dict.fromkeys((env, name)):
-            value = await source.get(key)
-            if value is not None:
-                return value, source.name
-    return None
