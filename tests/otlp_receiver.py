@@ -5,7 +5,7 @@ for a collector at `/v1/traces` and for Langfuse at `/api/public/otel/v1/traces`
 (`application/x-protobuf`, gzip or not), decoded with `opentelemetry-proto`'s generated messages
 (`ExportTraceServiceRequest`, `ExportMetricsServiceRequest`), and answers an empty export response.
 
-    with OtlpReceiver() as otlp:
+    with OtlpReceiver() as otlp:    # or the module-scoped fixture `otlp`: from otlp_receiver import otlp
         otlp.url                       # "http://127.0.0.1:PORT": use as OTEL_EXPORTER_OTLP_ENDPOINT
         otlp.spans(path="/v1/traces")  # [Span(name, trace_id, span_id, parent_id, kind, attributes, …)]
         otlp.metric_points("meta_mcp.tool.calls")
@@ -19,8 +19,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
@@ -203,3 +205,10 @@ def one(spans: list[Span], name: str) -> Span:
     found = [s for s in spans if s.name == name]
     assert len(found) == 1, f"{len(found)} spans named {name!r}: {sorted(s.name for s in spans)}"
     return found[0]
+
+
+@pytest.fixture(scope="module")
+def otlp() -> Iterator[OtlpReceiver]:
+    """A receiver for the tests of one module."""
+    with OtlpReceiver() as receiver:
+        yield receiver

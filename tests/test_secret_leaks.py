@@ -27,9 +27,9 @@ from httpx_sse import aconnect_sse
 
 from fake_infisical import FakeInfisical
 from openai_stub import OpenAIStub, text, tool_calls
-from otlp_receiver import OtlpReceiver
+from otlp_receiver import OtlpReceiver, otlp  # noqa: F401 - a fixture
 from support import REPO, _http_process, free_port, make_client, serve_argv
-from test_agent_loop import agent_env
+from test_agent_loop import agent_env, stub  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.anyio
 
@@ -52,19 +52,6 @@ def assert_clean(where: str, blob: Any) -> None:
     for canary in CANARIES:
         for form in forms(canary):
             assert form not in text_, f"{where}: a canary ({form!r}) leaked:\n{text_[:2000]}"
-
-
-@pytest.fixture(scope="module")
-def otlp() -> Any:
-    with OtlpReceiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture(scope="module")
-def stub() -> Any:
-    server = OpenAIStub().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -23,9 +23,9 @@ import pytest
 from mcp.client.streamable_http import streamable_http_client
 
 from openai_stub import OpenAIStub, text, tool_calls
-from otlp_receiver import OtlpReceiver, Span, children, one
+from otlp_receiver import OtlpReceiver, Span, children, one, otlp  # noqa: F401 - a fixture
 from support import MODES, make_client, meta_mcp_http, upstream_entry, upstream_http
-from test_agent_loop import agent_env
+from test_agent_loop import agent_env, stub  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.anyio
 
@@ -33,19 +33,6 @@ LANGFUSE_PATH = "/langfuse/api/public/otel/v1/traces"
 COLLECTOR_PATH = "/v1/traces"
 PUBLIC_KEY = "pk-lf-test-public"
 SECRET_KEY = "sk-lf-test-SECRET-4b7a"
-
-
-@pytest.fixture(scope="module")
-def otlp() -> Any:
-    with OtlpReceiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture(scope="module")
-def stub() -> Any:
-    server = OpenAIStub().start()
-    yield server
-    server.stop()
 
 
 def tracing_env(otlp: OtlpReceiver, stub: OpenAIStub, **extra: str) -> dict[str, str]:
