@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         default=Path("~/.docker/mcp/catalogs").expanduser(),
         description="where Docker Desktop's MCP Toolkit writes its catalogs (loaded when present)",
     )
+    catalog_ranker: Literal["lexical", "hybrid"] = Field(
+        default="lexical",
+        description="find_servers ranking: lexical (BM25F + intent expansion), or hybrid (that plus a small "
+        "sentence-embedding model run in numpy; needs the embeddings extra; a few seconds to embed the catalog "
+        "on first use)",
+    )
     workspace_header: str = Field(default="X-MCP-Workspace", description="HTTP header naming the workspace")
     max_workspaces: int = Field(
         default=1000, ge=1, description="live workspaces at most; past it the least recently used idle one (no "
