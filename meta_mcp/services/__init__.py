@@ -71,7 +71,7 @@ class Services:
             docker_dir = self.settings.docker_catalog_dir
             self._catalog = load_catalog(
                 self.settings.catalogs, builtin=self.settings.builtin_catalog,
-                docker_dir=docker_dir if docker_dir.is_dir() else None,
+                docker_dir=docker_dir if docker_dir.is_dir() else None, ranker=self.settings.catalog_ranker,
             )
         return self._catalog
 

@@ -2,7 +2,8 @@
 
 - `load_catalog(paths, builtin=True, docker_dir=None)` → `Catalog` (merge order in `loader`);
 - `Catalog.get(name)` (exact name, then an alias, then a unique case-insensitive match),
-  `Catalog.search(query, limit)` ranked best first (see `search`), `Catalog.suggest(name)`;
+  `Catalog.search(query, limit)` ranked best first (see `search`; `ranker="hybrid"` adds an
+  embedding model, see `embedding`), `Catalog.suggest(name)`;
 - `CatalogEntry.launch(config, secrets, docker_available=…)` → `ServerSpec` (see `model`, `launch`);
 - `docker_available()` → whether a Docker engine answers (see `docker`).
 
@@ -18,11 +19,15 @@ import difflib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from meta_mcp.services.catalog.docker import adocker_available, docker_available
 from meta_mcp.services.catalog.loader import builtin_dir, catalog_files, merge, read_catalog_file
 from meta_mcp.services.catalog.model import CatalogEntry, CatalogError, RemoteSpec, SecretRef
-from meta_mcp.services.catalog.search import CatalogIndex
+from meta_mcp.services.catalog.search import CatalogIndex, Ranker, make_index
+
+if TYPE_CHECKING:
+    from meta_mcp.services.catalog.embedding import HybridIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,15 +41,16 @@ class SearchHit:
 class Catalog:
     """A merged, immutable set of catalog entries by name (iteration keeps merge order)."""
 
-    def __init__(self, entries: Iterable[CatalogEntry] = ()) -> None:
+    def __init__(self, entries: Iterable[CatalogEntry] = (), ranker: Ranker = "lexical") -> None:
         self._entries: dict[str, CatalogEntry] = merge([entries])
+        self._ranker = ranker
         self._aliases: dict[str, str] = {}
         self._lower: dict[str, list[str]] = {}
         for entry in self._entries.values():
             for alias in entry.aliases:
                 self._aliases.setdefault(alias, entry.name)
             self._lower.setdefault(entry.name.lower(), []).append(entry.name)
-        self._index: CatalogIndex | None = None
+        self._index: CatalogIndex | HybridIndex | None = None
 
     def get(self, name: str) -> CatalogEntry | None:
         """The entry called `name`; else the one with that alias; else a unique case-insensitive match."""
@@ -58,7 +64,7 @@ class Catalog:
     def search(self, query: str, limit: int = 10) -> list[SearchHit]:
         """Entries matching `query` (plain language or keywords), best first, at most `limit`."""
         if self._index is None:
-            self._index = CatalogIndex(list(self._entries.values()))
+            self._index = make_index(list(self._entries.values()), self._ranker)
         return [SearchHit(entry, score) for entry, score in self._index.search(query, limit=limit)]
 
     def suggest(self, name: str, n: int = 3) -> list[str]:
@@ -90,7 +96,8 @@ class Catalog:
         return list(self._entries)
 
 
-def load_catalog(paths: Sequence[Path] = (), *, builtin: bool = True, docker_dir: Path | None = None) -> Catalog:
+def load_catalog(paths: Sequence[Path] = (), *, builtin: bool = True, docker_dir: Path | None = None,
+                 ranker: Ranker = "lexical") -> Catalog:
     """Load and merge catalogs. Lowest to highest precedence: every `*.yaml`/`*.yml`/`*.json` in
     `docker_dir` (sorted), our built-in `catalog/` files, then `paths` in order; a later entry of the
     same name replaces an earlier one whole. Any invalid file raises `CatalogError` naming the file,
@@ -102,7 +109,7 @@ def load_catalog(paths: Sequence[Path] = (), *, builtin: bool = True, docker_dir
     if builtin and (directory := builtin_dir()) is not None:
         sources += [read_catalog_file(p) for p in catalog_files(directory)]
     sources += [read_catalog_file(Path(p)) for p in paths]
-    return Catalog(entry for entries in sources for entry in entries)
+    return Catalog((entry for entries in sources for entry in entries), ranker)
 
 
 __all__ = [

@@ -10,6 +10,9 @@ How a query is scored against an entry:
 4. a tiny popularity prior (Docker's pull count) that only breaks near-ties.
 Everything is in memory and pure Python: ~1 ms per query over Docker's 272 servers on one core.
 
+`make_index(entries, "hybrid")` adds a sentence-embedding model to these scores (`embedding.py`, the
+optional `embeddings` extra; setting `catalog_ranker`), falling back to this index without the extra.
+
 Example:
     index = CatalogIndex(entries)
     index.search("what time is it in Tokyo", limit=3)   # [(time_entry, 9.1), …]
@@ -17,17 +20,21 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from meta_mcp.services.catalog.intents import EXPANSION_WEIGHT, expansions
 from meta_mcp.services.bm25 import tokenize as tokens
 
 if TYPE_CHECKING:
+    from meta_mcp.services.catalog.embedding import HybridIndex
     from meta_mcp.services.catalog.model import CatalogEntry
+
+logger = logging.getLogger(__name__)
 
 #: Field weights and length-normalisation strengths (b) of BM25F.
 FIELDS: dict[str, tuple[float, float]] = {
@@ -115,3 +122,18 @@ class CatalogIndex:
             ranked.append((i, score + POPULARITY_WEIGHT * self._prior[i]))
         ranked.sort(key=lambda pair: (-pair[1], self.entries[pair[0]].name))
         return [(self.entries[i], round(s, 4)) for i, s in ranked[:limit]]
+
+
+Ranker = Literal["lexical", "hybrid"]
+
+
+def make_index(entries: Sequence[CatalogEntry], ranker: Ranker = "lexical") -> CatalogIndex | HybridIndex:
+    """The index `ranker` names; "hybrid" without the embeddings extra is the lexical one (logged)."""
+    if ranker == "hybrid":
+        from meta_mcp.services.catalog.embedding import EmbeddingUnavailable, HybridIndex
+
+        try:
+            return HybridIndex.build(entries)
+        except EmbeddingUnavailable as exc:
+            logger.warning("find_servers ranks lexically: %s", exc)
+    return CatalogIndex(entries)
