@@ -157,6 +157,17 @@ def workspace_client(url: str, workspace: str, mode: str, **kwargs: Any) -> Clie
     return make_client(streamable_http_client(url, http_client=http), mode, **kwargs)
 
 
+def form_answer(content: dict[str, Any]) -> tuple[list[ElicitRequestParams], Any]:
+    """An elicitation callback that accepts every form with `content`, and the list of forms it was shown."""
+    asked: list[ElicitRequestParams] = []
+
+    async def elicit(context: Any, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params)
+        return ElicitResult(action="accept", content=content)
+
+    return asked, elicit
+
+
 async def gateway_entry(client: Any) -> dict[str, Any]:
     return (await list_servers(client))["docker"]
 
@@ -225,12 +236,7 @@ async def test_find_add_call_remove_through_the_gateway(tmp_path: Path, transpor
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_missing_secret_is_the_typed_outcome_with_the_docker_command(tmp_path: Path, mode: str) -> None:
-    asked: list[Any] = []
-
-    async def elicit(context: Any, params: ElicitRequestParams) -> ElicitResult:
-        asked.append(params)
-        return ElicitResult(action="accept", content={"units": "metric"})
-
+    asked, elicit = form_answer({"units": "metric"})
     async with gateway(tmp_path) as gw, meta("stdio", mode, gw.url, tmp_path,
                                              elicitation_callback=elicit) as client:
         await wait_gateway_ready(client)
@@ -267,12 +273,7 @@ async def test_where_a_server_runs_and_via(tmp_path: Path, mode: str) -> None:
 @pytest.mark.parametrize("schema", ["new", "old"])
 @pytest.mark.parametrize("mode", MODES)
 async def test_config_is_elicited_then_set_on_the_gateway(tmp_path: Path, mode: str, schema: str) -> None:
-    asked: list[ElicitRequestParams] = []
-
-    async def elicit(context: Any, params: ElicitRequestParams) -> ElicitResult:
-        asked.append(params)
-        return ElicitResult(action="accept", content={"units": "imperial"})
-
+    asked, elicit = form_answer({"units": "imperial"})
     async with gateway(tmp_path, "--config-set-schema", schema, secrets={"rich.api_key": "k-123"}) as gw, \
             meta("stdio", mode, gw.url, tmp_path, elicitation_callback=elicit) as client:
         await wait_gateway_ready(client)
@@ -440,3 +441,45 @@ async def test_a_gateway_server_is_restored_after_meta_mcp_restarts(tmp_path: Pa
             assert text_of(await client.call_tool("echo__echo", {"text": "restored"})) == "restored"
             assert (await list_servers(client))["echo"]["transport"] == "gateway"
 
+
+
+# ---- the gateway's texts, as v0.43.3 writes them ---------------------------------------------------
+
+def test_the_gateway_answers_are_read_into_typed_values() -> None:
+    from meta_mcp.providers.gateway.texts import (
+        AddedTools,
+        AddRefused,
+        Missing,
+        NotInCatalog,
+        parse_add,
+        parse_config_set,
+        parse_find,
+    )
+
+    tools = {"tools": [{"description": "Echo", "inputSchema": {"type": "object"}, "name": "echo__echo"}]}
+    ok = parse_add("echo", "Successfully added 1 tools in server 'echo'. Assume that it is fully configured and ready "
+                   "to use.\n\nNewly added tools:\n```json\n" + json.dumps(tools, indent=2, sort_keys=True) + "\n```")
+    assert ok == AddedTools("echo", tuple(tools["tools"]), "")
+    assert parse_add("x", "Successfully added 0 tools in server 'x'. Assume that it is fully configured and ready to "
+                     "use.") == AddedTools("x", (), "")
+    missing = parse_add("rich", "Error: Cannot add server 'rich'. Missing required secrets (a.b, c.d) and config (rich "
+                        "(missing), other (validating root: required: missing properties: [\"x\"])).\n\nThe server was "
+                        "not added. Please configure these first:\nRequired secrets:\n  docker mcp secret set a.b=<value>")
+    assert missing == Missing("rich", ("a.b", "c.d"), (("rich", "missing"),
+                                                       ("other", 'validating root: required: missing properties: ["x"]')))
+    assert parse_add("rich", "Error: Cannot add server 'rich'. Missing required config (rich (missing)).\n\n…") == \
+        Missing("rich", (), (("rich", "missing"),))
+    assert parse_add("nope", "Error: Server 'nope' not found in catalog. Use mcp-find to search for available "
+                     "servers.") == NotInCatalog("nope")
+    clash = parse_add("rich", "Error: Cannot add server 'rich'. tool name collision: server \"rich\" would shadow …")
+    assert isinstance(clash, AddRefused) and clash.reason.startswith("Cannot add server 'rich'. tool name collision")
+
+    failed = parse_config_set({"isError": True, "content": [{"type": "text", "text": (
+        "Config validation failed for server 'rich':\n\n  - rich: validating root: enum: kelvin\n  - other: bad\n"
+        "\nServer config schema:\n\nrich:\n  {}\n")}]})
+    assert failed.problems == ("rich: validating root: enum: kelvin", "other: bad") and not failed.ok
+    assert parse_config_set({"content": [{"type": "text", "text": "Successfully set config for server 'rich': …"}]}).ok
+    assert parse_config_set({"content": [{"type": "text", "text": "Error: Server 'x' not found in catalog. …"}]}).not_found
+    assert [s["name"] for s in parse_find('{"prompt":"e","servers":[{"long_lived":false,"name":"echo"}],'
+                                          '"total_matches":1}')] == ["echo"]
+    assert parse_find("not json") == []
