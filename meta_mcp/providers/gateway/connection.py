@@ -138,6 +138,7 @@ class GatewayConnection:
         self._diagnosis: str | None = None
         self._probing = False
         self._connected = False
+        self._upstream_started = False
         self._started = anyio.Event()
         self._lock = anyio.Lock()
         self._life = anyio.CancelScope()
@@ -176,6 +177,7 @@ class GatewayConnection:
                     logger.error("%s", self._problem)
                     return
             self._tg.start_soon(self._heartbeat, name="gateway-heartbeat")
+            self._upstream_started = True
             await self.upstream.start()
         finally:
             self._started.set()
@@ -187,7 +189,8 @@ class GatewayConnection:
 
     async def stop(self) -> None:
         self._life.cancel()
-        await self.upstream.stop()
+        if self._upstream_started:  # (a supervisor that never started would be waited for in vain)
+            await self.upstream.stop()
 
     async def _heartbeat(self) -> None:
         interval = self.settings.gateway_ping_interval_s
