@@ -14,8 +14,10 @@ per rep:
                       `META_MCP_SANDBOX_POOL_SIZE=0` — what a host saw before the pool;
   * run_code warm   : the same through a second meta-mcp with the default pool (2) — what a host
                       sees now.
-Both meta-mcp processes run side by side for the whole benchmark. Between two warm runs of one kind
-the other steps run, so the pool has refilled (as between a model's turns). Then **back to back**:
+Both meta-mcp processes run side by side for the whole benchmark. Each step is followed by a pause
+(`--gap-ms`, 100): the replacement a warm run starts in the background then does not overlap the
+next step's timing (a cold run right after a warm one would pay for it), and the pool has refilled
+by the next warm run, as between a model's turns. Then **back to back**:
 blocks of consecutive warm run_code calls with nothing in between (each takes a process while the
 replacement for the previous one is still starting), against the same blocks cold.
 Targets: run_code warm p50 <= 40 ms; cold p50 <= 60 ms.
@@ -198,6 +200,7 @@ async def measure(a: argparse.Namespace) -> dict[str, Any]:
                     for k in range(len(steps)):
                         i = (rep + k) % len(steps)
                         cold[RUN_WAYS[i]].append(await steps[i]())
+                        await anyio.sleep(a.gap_ms / 1000)
 
                 back: dict[str, list[float]] = {"cold": [], "warm": []}
                 for rep in range(a.back_blocks):
@@ -271,6 +274,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--calls", type=int, help="tool calls per block (default 200; quick 50)")
     p.add_argument("--blocks", type=int, help="alternating blocks (default 5; quick 2)")
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--gap-ms", type=float, default=100.0, help="pause after each step of the rotation (default 100)")
     p.add_argument("--json", type=Path, help="also write the figures as JSON")
     a = p.parse_args(argv)
     a.cold_reps = a.cold_reps or (15 if a.quick else 60)
