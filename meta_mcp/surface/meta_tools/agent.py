@@ -37,27 +37,21 @@ async def agent_chat(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
 AGENT_CHAT = MetaTool(
     {
         "name": "agent_chat",
-        "title": "Delegate a task to an agent",
-        "description": "Hand a task to an inner LLM agent that calls this workspace's tools (and can find and add "
-        "servers) until it can answer. Returns the answer and a compact trace (steps, tools called, tokens). "
-        "Continue a conversation with conversation_id. If a server needs configuration the result is an "
-        "interrupt listing the fields: call again with conversation_id and provided_config to resume.",
+        "title": "Agent chat",
+        "description": "Hand a task to an LLM agent that uses this workspace's tools (and can add servers); returns "
+        "its answer and a trace. Continue, or answer a config interrupt, with conversation_id (+ provided_config).",
         "inputSchema": {
             "type": "object",
             "properties": {
-                "message": {"type": "string", "minLength": 1, "description": "The task or the next message"},
-                "conversation_id": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$",
-                                    "description": "Continue this conversation (returned by an earlier call)"},
-                "provider": {"type": "string", "enum": list(PROVIDERS),
-                             "description": "Model provider (default from settings)"},
-                "model": {"type": "string", "minLength": 1, "description": "Model name (default from settings)"},
-                "servers": {"type": "array", "items": {"type": "string"},
-                            "description": "Only these servers' tools (the meta tools are always there)"},
-                "max_steps": {"type": "integer", "minimum": 1, "description": "Model steps (default 10)"},
-                "timeout_s": {"type": "number", "exclusiveMinimum": 0, "description": "Wall time (s)"},
-                "max_tokens": {"type": "integer", "minimum": 1, "description": "Tokens for the run"},
-                "provided_config": {"type": "object",
-                                    "description": "Config values answering an interrupt (with conversation_id)"},
+                "message": {"type": "string", "minLength": 1},
+                "conversation_id": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$"},
+                "provider": {"type": "string", "enum": list(PROVIDERS)},
+                "model": {"type": "string", "minLength": 1},
+                "servers": {"type": "array", "items": {"type": "string"}, "description": "Only these servers' tools"},
+                "max_steps": {"type": "integer", "minimum": 1},
+                "timeout_s": {"type": "number", "exclusiveMinimum": 0},
+                "max_tokens": {"type": "integer", "minimum": 1},
+                "provided_config": {"type": "object"},
             },
         },
         "annotations": {"readOnlyHint": False, "destructiveHint": True, "openWorldHint": True},

@@ -5,6 +5,12 @@ arguments into an operation call and the operation's typed outcome into a tool r
 validated against the tool's `inputSchema` before the handler runs, so every meta tool rejects bad
 input the same way: a JSON-RPC `INVALID_PARAMS` error naming the argument.
 
+Every turn of a host's model pays for the definitions (`tests/test_meta_budget.py` holds them under
+2,000 o200k tokens): a description says what the tool is for and what a model must know to call it;
+the input schema keeps every type and constraint (validation relies on it) but describes only what a
+name does not say; output schemas are declared only where a client relies on them. The rest lives
+in `get_code_api`'s output, outcome messages and the docs (`docs/architecture.md`, "The meta tools").
+
 Example:
     async def hello(ctx: MetaContext, args: dict) -> dict:
         return structured({"greeting": f"hello {args['name']}"})

@@ -66,72 +66,23 @@ async def find_servers(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]
     return {"content": [{"type": "text", "text": _text(query, servers, found.catalog_size)}], "structuredContent": data}
 
 
-_SERVER = {
-    "type": "object",
-    "properties": {
-        "name": {"type": "string"},
-        "title": {"type": "string"},
-        "description": {"type": "string"},
-        "score": {"type": "number"},
-        "runs": {
-            "type": "object",
-            "description": "How it would be started: kind 'command' (with command), 'remote' (url, transport), "
-            "'docker' (image) or, with a Docker MCP Gateway, 'docker-gateway' (the gateway runs it)",
-            "properties": {"kind": {"type": ["string", "null"]}},
-            "required": ["kind"],
-        },
-        "runs_here": {"type": "boolean"},
-        "why_not": {"type": ["string", "null"]},
-        "active": {"type": "boolean", "description": "Already added in this workspace"},
-        "secrets": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"name": {"type": "string"}, "env": {"type": ["string", "null"]},
-                               "required": {"type": "boolean"},
-                               "set": {"type": ["boolean", "null"], "description": "Whether it is set (null: unknown); "
-                                       "reported when a Docker MCP Gateway is configured"},
-                               "source": {"type": ["string", "null"], "description": "Which secrets source has it "
-                                          "(e.g. 'environment', 'docker')"}},
-                "required": ["name", "env"],
-            },
-        },
-        "config": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"name": {"type": "string"}, "type": {"type": "string"},
-                               "description": {"type": "string"}, "required": {"type": "boolean"},
-                               "set": {"type": "boolean", "description": "A value is stored for it"}},
-                "required": ["name", "type", "required"],
-            },
-        },
-        "tags": {"type": "array", "items": {"type": "string"}},
-        "sources": {"type": "array", "items": {"type": "string"},
-                    "description": "Which catalogs list it: 'catalog' (meta-mcp's), 'gateway' (the gateway's mcp-find)"},
-    },
-    "required": ["name", "title", "description", "score", "runs", "runs_here", "active", "secrets", "config"],
-}
-
 FIND_SERVERS = MetaTool(
     {
         "name": "find_servers",
         "title": "Find servers",
-        "description": "Search the catalog of MCP servers that can be added, by what you want to do (plain language "
-        "or keywords), best match first. Each result says how it runs, whether it can run here, which secrets "
-        "(environment variables) and config it needs, and whether it is already active. Add one with add_server.",
+        "description": "Search the catalog of servers you can add by what you want to do: how each runs, whether "
+        "it can run here, the secrets and config it needs. Add one with add_server.",
         "inputSchema": {
             "type": "object",
             "properties": {
-                "query": {"type": "string", "minLength": 1,
-                          "description": "What you want to do, e.g. 'post a message to my team chat'"},
+                "query": {"type": "string", "minLength": 1},
                 "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
             },
             "required": ["query"],
         },
         "outputSchema": {
             "type": "object",
-            "properties": {"query": {"type": "string"}, "servers": {"type": "array", "items": _SERVER}},
+            "properties": {"query": {"type": "string"}, "servers": {"type": "array", "items": {"type": "object"}}},
             "required": ["query", "servers"],
         },
         "annotations": {"readOnlyHint": True, "openWorldHint": False},

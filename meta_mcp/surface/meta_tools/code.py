@@ -4,6 +4,10 @@ Adapters over `meta_mcp.operations.code`, where what a run may call is stated. C
 workspace's tools as `await tools.<server>.<tool>(args)` (names as identifiers, see
 `services.sandbox.names`), each through the registry's one call path.
 
+run_code's description says only how to call a tool and return a value (it is paid for on every turn
+of a host's model); the rest — the run's limits as configured, the result's shape, the `servers`
+filter — heads get_code_api's declarations (`_rules`), which a model reads once, before writing code.
+
 Example:
     run_code(code='''
       const cities = ["Oslo", "Lima"];
@@ -22,6 +26,7 @@ from typing import Any
 from meta_mcp.operations import code
 from meta_mcp.providers.base import tool_error
 from meta_mcp.services.sandbox import RunResult
+from meta_mcp.services.sandbox.typescript import HEADER
 from meta_mcp.surface.meta_tools.base import MetaContext, MetaTool
 
 
@@ -48,62 +53,47 @@ async def run_code(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
     return _result(run)
 
 
+def _rules(settings: Any) -> str:
+    """What run_code's description leaves to get_code_api: the run's limits and the servers filter."""
+    return (f"// Limits per run: {settings.sandbox_timeout_s:g} s wall time (run_code's timeout_s, at most "
+            f"{settings.sandbox_max_timeout_s:g} s), {settings.sandbox_heap_mb} MB heap, "
+            f"{settings.sandbox_max_output_bytes} bytes of output, {settings.sandbox_max_tool_calls} tool calls;\n"
+            "// a limit ends the run with an error naming it. Each run is a fresh process; top-level await works.\n"
+            "// run_code's and get_code_api's `servers`: server names as list_servers gives them ('meta-mcp': the\n"
+            "// read-only meta tools). run_code's result: the default export as text, then console output;\n"
+            "// structuredContent {ok, result, console, toolCalls, durationMs, error?: {kind: code|limit|denied|\n"
+            "// sandbox, limit: time|memory|output|tool_calls|null, message}}.\n")
+
+
 async def get_code_api(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
     api = await code.code_api(ctx.workspace, args.get("servers"))
     if isinstance(api, code.NotGranted):
         return tool_error(f"get_code_api: {api.reason}")
+    comments = HEADER.split("declare ", 1)[0]  # the rules follow the header's own comment lines
+    rules = _rules(ctx.workspace.settings)
+    api = comments + rules + api[len(comments):] if api.startswith(comments) else rules + api
     return {"content": [{"type": "text", "text": api}]}
 
 
-_SERVERS_ARG = {
-    "type": "array",
-    "items": {"type": "string"},
-    "description": "Only these servers' tools (server names as in list_servers; 'meta-mcp' for the meta tools). "
-    "Default: every server code may call.",
-}
+_SERVERS_ARG = {"type": "array", "items": {"type": "string"}, "description": "Only these servers' tools"}
 
 RUN_CODE = MetaTool(
     {
         "name": "run_code",
-        "title": "Run code that calls tools",
-        "description": "Run TypeScript (or JavaScript) in a sandbox where every tool is a function: "
-        "`const w = await tools.<server>.<tool>({...args})` (names as identifiers, e.g. tools.my_server.get_time). "
-        "Chain, loop over and filter tool calls in code instead of one call per message. A call returns the "
-        "tool's structuredContent, else its text (parsed when JSON); a tool error throws ToolError. Finish with "
-        "`export default <JSON value>`; console.log output is returned too. Get typed signatures from "
-        "get_code_api. No imports, network, files or env; limits on time, memory, output and tool calls; "
-        "each run is a fresh process.",
+        "title": "Run code",
+        "description": "Run TypeScript (or JavaScript) in a sandbox where each tool is an async function, "
+        "`await tools.<server>.<tool>(args)` (names as identifiers: my-server → my_server): chain, loop and filter "
+        "calls in one run. `export default <JSON value>` is the result; console output comes back too. "
+        "get_code_api gives the typed API and limits.",
         "inputSchema": {
             "type": "object",
             "properties": {
-                "code": {"type": "string", "minLength": 1,
-                         "description": "An ES module: top-level await works; `export default` is the result"},
+                "code": {"type": "string", "minLength": 1},
                 "language": {"type": "string", "enum": ["typescript", "javascript"], "default": "typescript"},
-                "timeout_s": {"type": "number", "exclusiveMinimum": 0,
-                              "description": "Wall-time limit in seconds (default 30; capped by the server)"},
+                "timeout_s": {"type": "number", "exclusiveMinimum": 0},
                 "servers": _SERVERS_ARG,
             },
             "required": ["code"],
-        },
-        "outputSchema": {
-            "type": "object",
-            "properties": {
-                "ok": {"type": "boolean"},
-                "result": {"description": "The default export (null if none or on error)"},
-                "console": {"type": "string"},
-                "toolCalls": {"type": "integer"},
-                "durationMs": {"type": "number"},
-                "error": {
-                    "type": "object",
-                    "properties": {
-                        "kind": {"type": "string", "enum": ["code", "limit", "denied", "sandbox"]},
-                        "limit": {"type": ["string", "null"], "enum": ["time", "memory", "output", "tool_calls", None]},
-                        "message": {"type": "string"},
-                    },
-                    "required": ["kind", "message"],
-                },
-            },
-            "required": ["ok", "result", "console", "toolCalls"],
         },
         "annotations": {"readOnlyHint": False, "destructiveHint": True, "openWorldHint": True},
     },
@@ -113,9 +103,9 @@ RUN_CODE = MetaTool(
 GET_CODE_API = MetaTool(
     {
         "name": "get_code_api",
-        "title": "TypeScript API for run_code",
-        "description": "TypeScript declarations of the tools run_code can call (`declare const tools: {...}` with "
-        "typed arguments and results from each tool's schemas). Read it before writing run_code code.",
+        "title": "Code API",
+        "description": "TypeScript declarations of what run_code can call, and how calls return, fail and are "
+        "limited. Read it before writing code.",
         "inputSchema": {"type": "object", "properties": {"servers": _SERVERS_ARG}},
         "annotations": {"readOnlyHint": True, "openWorldHint": False},
     },

@@ -84,11 +84,9 @@ async def configure_server(ctx: MetaContext, args: dict[str, Any]) -> dict[str, 
     return rendered(await servers.configure_server(ctx.workspace, args["name"], args["config"]))
 
 
-_NAME = {"type": "string", "pattern": NAME_PATTERN, "description": "Server name"}
-_SPEC = {
+_NAME = {"type": "string", "pattern": NAME_PATTERN}
+_SPEC = {  # an mcpServers entry; ServerSpec validates all of it, curation keys included
     "type": "object",
-    "description": "An mcpServers entry for a server that is not in the catalog: "
-    "{command, args, env, cwd} or {url, headers}; optional prefix, timeout, transport",
     "properties": {
         "command": {"type": "string"}, "args": {"type": "array", "items": {"type": "string"}},
         "env": {"type": "object", "additionalProperties": {"type": "string"}}, "cwd": {"type": "string"},
@@ -98,33 +96,31 @@ _SPEC = {
     },
 }
 _GLOBS = {"type": "array", "items": {"type": "string"}}
-_CURATION = {
+_CURATION = {  # a spec may carry these too (like a config file entry); the top-level arguments say the same
     "tools": {"type": "object", "properties": {"allow": _GLOBS, "deny": _GLOBS}, "additionalProperties": False,
-              "description": "Which of the server's tools are exposed: globs of their own names, deny wins"},
+              "description": "Globs of its tools' own names to expose; deny wins"},
     "rename": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1},
-               "description": "tool → new name (the server's prefix still applies)"},
+               "description": "{own name: new name}"},
     "descriptions": {"type": "object", "additionalProperties": {"type": "string"},
-                     "description": "tool → the description shown instead"},
+                     "description": "{own name: description shown}"},
 }
-_SPEC["properties"].update(_CURATION)  # a spec may carry its curation, like a config file entry
 
 ADD_SERVER = MetaTool(
     {
         "name": "add_server",
         "title": "Add a server",
-        "description": "Start or connect an MCP server and expose its tools as <server>__<tool>. Give the name of "
-        "a catalog entry (see find_servers), optionally with config; or a name plus spec for a server not in the "
-        "catalog. Returns the added tool names. Secrets come from meta-mcp's environment, never from chat.",
+        "description": "Start or connect a server: a catalog entry by name (find_servers; with config if it "
+        "needs some), or any name plus spec (an mcpServers entry). Its tools appear as <server>__<tool>. "
+        "Secrets come from meta-mcp's environment, never from chat.",
         "inputSchema": {
             "type": "object",
             "properties": {
                 "name": _NAME,
                 "spec": _SPEC,
-                "config": {"type": "object", "description": "Config values of a catalog entry"},
+                "config": {"type": "object"},
                 **_CURATION,
-                "via": {"enum": ["local", "gateway"], "description": "Where a catalog server runs, when a Docker "
-                        "MCP Gateway is connected: 'local' (meta-mcp starts it) or 'gateway' (the gateway runs it). "
-                        "Default: locally when it runs here without Docker, else through the gateway."},
+                "via": {"enum": ["local", "gateway"], "description": "Who runs a catalog server when a Docker MCP "
+                        "Gateway is connected"},
             },
             "required": ["name"],
         },
@@ -137,7 +133,7 @@ REMOVE_SERVER = MetaTool(
     {
         "name": "remove_server",
         "title": "Remove a server",
-        "description": "Stop or disconnect an active server; its tools, resources and prompts disappear.",
+        "description": "Stop or disconnect a server; its tools, resources and prompts disappear.",
         "inputSchema": {"type": "object", "properties": {"name": _NAME}, "required": ["name"]},
         "annotations": {"destructiveHint": True, "idempotentHint": True, "openWorldHint": False},
     },
@@ -148,9 +144,8 @@ CONFIGURE_SERVER = MetaTool(
     {
         "name": "configure_server",
         "title": "Configure a server",
-        "description": "Validate and store config values for a catalog server (merged over what is stored); "
-        "restarts it with them if it is active. Not for secrets: those come from meta-mcp's environment. "
-        "With tools / rename / descriptions, changes which of any server's tools are exposed, and how, at once.",
+        "description": "Store a catalog server's config (merged, validated; restarts it if active), and/or change "
+        "which of a server's tools are exposed and how. Not for secrets.",
         "inputSchema": {
             "type": "object",
             "properties": {"name": _NAME, "config": {"type": "object"}, **_CURATION},

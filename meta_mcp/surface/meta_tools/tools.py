@@ -29,17 +29,16 @@ _SHOWN_SERVERS = 6
 def find_tools_description(summary: SurfaceSummary) -> str:
     """find_tools' description for what stands behind it now."""
     if summary.tools == 0:
-        return ("Search the tools of the active servers by what they do. No server is active yet: find one with "
-                "find_servers and add it with add_server, then search its tools here.")
+        return ("Search the active servers' tools by what they do. No server is active yet: find_servers, then "
+                "add_server, then search here.")
     names = [name for name, count in summary.servers if count]
     shown = ", ".join(names[:_SHOWN_SERVERS]) + (f" and {len(names) - _SHOWN_SERVERS} more servers"
                                                   if len(names) > _SHOWN_SERVERS else "")
-    text = (f"Search {summary.tools} tools of {shown} by what they do (plain language or keywords, or a tool's "
-            "name); best match first, each with its full definition (inputSchema).")
+    text = (f"Search {summary.tools} tools of {shown} by what they do (or by name); best first, each with its "
+            "inputSchema.")
     if summary.listed_all:
         return text + " Call one directly or with call_tool."
-    return (text + " Most of these tools are NOT in your tool list: search here first, then call one with "
-            "call_tool(name, arguments), or pin_tools it to list it.")
+    return text + " Most are NOT in your tool list: call one with call_tool, or pin_tools it."
 
 
 async def find_tools(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
@@ -85,35 +84,10 @@ FIND_TOOLS = MetaTool(
         "inputSchema": {
             "type": "object",
             "properties": {
-                "query": {"type": "string", "minLength": 1,
-                          "description": "What you want to do, e.g. 'current time in Tokyo'"},
+                "query": {"type": "string", "minLength": 1},
                 "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
             },
             "required": ["query"],
-        },
-        "outputSchema": {
-            "type": "object",
-            "properties": {
-                "tools": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "name": {"type": "string"},
-                            "server": {"type": "string"},
-                            "title": {"type": "string"},
-                            "description": {"type": "string"},
-                            "score": {"type": "number"},
-                            "inputSchema": {"type": "object"},
-                            "outputSchema": {"type": "object"},
-                            "listed": {"type": "boolean",
-                                       "description": "In your tool list; else call it with call_tool"},
-                        },
-                        "required": ["name", "server", "description", "score", "inputSchema"],
-                    },
-                }
-            },
-            "required": ["tools"],
         },
         "annotations": {"readOnlyHint": True, "openWorldHint": False},
     },
@@ -124,14 +98,12 @@ CALL_TOOL = MetaTool(
     {
         "name": "call_tool",
         "title": "Call a tool",
-        "description": "Call any tool of the active servers by its name (as find_tools or tools/list give it, "
-        "or <server>__<tool>), including tools not in your tool list. Returns that tool's own result.",
+        "description": "Call any active tool by name (as find_tools gives it), listed or not; returns its own result.",
         "inputSchema": {
             "type": "object",
             "properties": {
-                "name": {"type": "string", "minLength": 1,
-                         "description": "Exposed tool name, e.g. 'time__get_current_time'"},
-                "arguments": {"type": "object", "description": "The tool's arguments", "default": {}},
+                "name": {"type": "string", "minLength": 1},
+                "arguments": {"type": "object", "default": {}},
             },
             "required": ["name"],
         },
@@ -139,20 +111,7 @@ CALL_TOOL = MetaTool(
     call_tool,
 )
 
-_NAMES = {"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "string", "minLength": 1},
-          "description": "Tool names as find_tools gives them (or <server>__<tool>)"}
-_PINS_OUTPUT = {
-    "type": "object",
-    "properties": {
-        "changed": {"type": "array", "items": {"type": "string"}},
-        "unknown": {"type": "array", "items": {"type": "string"}},
-        "pinned": {"type": "array", "items": {"type": "string"}, "description": "Every pinned tool now"},
-        "listing_is_narrowed": {"type": "boolean",
-                                "description": "tools/list shows only the meta tools and pinned tools"},
-    },
-    "required": ["changed", "unknown", "pinned", "listing_is_narrowed"],
-}
-
+_NAMES = {"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "string", "minLength": 1}}
 
 
 def _pins_tool(name: str, title: str, description: str, handler: Any) -> MetaTool:
@@ -162,7 +121,6 @@ def _pins_tool(name: str, title: str, description: str, handler: Any) -> MetaToo
             "title": title,
             "description": description,
             "inputSchema": {"type": "object", "properties": {"names": _NAMES}, "required": ["names"]},
-            "outputSchema": _PINS_OUTPUT,
             "annotations": {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True,
                             "openWorldHint": False},
         },
@@ -171,21 +129,19 @@ def _pins_tool(name: str, title: str, description: str, handler: Any) -> MetaToo
 
 
 PIN_TOOLS = _pins_tool(
-    "pin_tools", "Pin tools to the tool list",
-    "Add tools to your tool list (kept for this workspace) when it shows only the meta tools because many "
-    "tools are active. Clients are notified that the list changed.", pin_tools)
+    "pin_tools", "Pin tools",
+    "Add tools to your tool list (kept for this workspace) when it shows only the meta tools.", pin_tools)
 UNPIN_TOOLS = _pins_tool(
-    "unpin_tools", "Unpin tools", "Remove pinned tools from your tool list (they stay callable with call_tool).",
+    "unpin_tools", "Unpin tools", "Remove pinned tools from your tool list (call_tool still calls them).",
     unpin_tools)
 
 APPROVE_TOOL_CHANGE = MetaTool(
     {
         "name": "approve_tool_change",
         "title": "Approve a changed tool",
-        "description": "Accept the new definition of a tool whose description or schema changed since it was "
-        "first seen (list_servers shows changed tools with a diff); a quarantined tool becomes callable again.",
-        "inputSchema": {"type": "object", "properties": {"name": {"type": "string", "minLength": 1,
-                                                                   "description": "The tool's name"}},
+        "description": "Accept a tool's changed definition (list_servers shows the diff); a quarantined tool "
+        "becomes callable again.",
+        "inputSchema": {"type": "object", "properties": {"name": {"type": "string", "minLength": 1}},
                         "required": ["name"]},
         "annotations": {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True,
                         "openWorldHint": False},
