@@ -195,3 +195,15 @@ async def test_run_code_through_agent_chat(meta: Any, stub: OpenAIStub) -> None:
     ran = _tool_messages(after_run)[-1]
     assert json.loads(ran.split("\nconsole:")[0].strip()) == {"echoed": "alpha beta gamma", "timezone": "UTC"}, ran
     assert "4 tool calls" in ran, ran
+
+
+async def test_what_run_code_leaves_out_get_code_api_says(meta: Any) -> None:
+    """The details run_code's description no longer carries head get_code_api's declarations."""
+    async with make_client(str(meta), "auto") as client:
+        api = text_of(await client.call_tool("get_code_api", {"servers": ["echo"]}))
+    head = api.split("declare ", 1)[0]
+    assert head.startswith("// meta-mcp run_code API (TypeScript).") and "ToolError" in head, head
+    assert "// Limits per run: 30 s wall time (run_code's timeout_s, at most 300 s)" in head, head
+    assert "100 tool calls" in head and "'meta-mcp': the\n// read-only meta tools" in head, head
+    assert "error?: {kind: code|limit|denied|" in head, head
+    assert "echo(args: EchoEchoInput)" in api
