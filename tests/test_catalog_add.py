@@ -7,6 +7,8 @@ and requires the secret GREETER_TOKEN. meta-mcp runs as a real stdio process wit
 
 from __future__ import annotations
 
+import hashlib
+
 import sys
 from pathlib import Path
 from typing import Any
@@ -47,7 +49,9 @@ def meta(catalog: Path, mode: str, *, secret: bool = True, **kwargs: Any) -> Any
 async def greeting_of(client: Any) -> str | None:
     env = (await client.call_tool("greeter__environment", {"names": ["GREETING", "GREETER_TOKEN"]}))
     values = env.structured_content["env"]
-    assert values["GREETER_TOKEN"] == SECRET  # the secret reached the server's environment …
+    # The secret reached the server's environment (its digest) … and its value never comes back to a client.
+    assert env.structured_content["sha256"]["GREETER_TOKEN"] == hashlib.sha256(SECRET.encode()).hexdigest()
+    assert values["GREETER_TOKEN"] == "***"
     return values["GREETING"]
 
 

@@ -68,7 +68,10 @@ async def test_find_servers_reports_how_each_hit_runs(transport: str, mode: str,
         assert result.structured_content["servers"][0]["name"] in ("team-echo", "container-only")
         assert echo["runs"]["kind"] == "command" and upstream_argv("echo")[1] in echo["runs"]["command"]
         assert echo["runs_here"] is True and echo["why_not"] is None and echo["active"] is False
-        assert echo["secrets"] == [{"name": "team-echo.token", "env": "TEAM_ECHO_TOKEN", "required": True}]
+        # Named, and said whether set and where (meta-mcp's environment here) — never its value.
+        assert echo["secrets"] == [{"name": "team-echo.token", "env": "TEAM_ECHO_TOKEN", "required": True,
+                                    "set": True, "source": "environment"}], echo["secrets"]
+        assert SECRET not in json.dumps(result.structured_content) and SECRET not in text_of(result)
         assert echo["config"] == [{"name": "greeting", "type": "string", "description": "Said first", "required": True}]
         boxed = servers["container-only"]
         assert boxed["runs"] == {"kind": "docker", "image": "example/echo:1"}

@@ -25,6 +25,7 @@ Run: ``python tests/upstreams/rich.py [--transport stdio|http|sse] [--port N]``
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -301,7 +302,10 @@ def build() -> ChangeNotifyingServer:
             )
         if name == "environment":
             names = [str(n) for n in args.get("names", [])]
-            data = {"cwd": os.getcwd(), "env": {n: os.environ.get(n) for n in names}}
+            data = {"cwd": os.getcwd(), "env": {n: os.environ.get(n) for n in names},
+                    # A digest proves a secret arrived without the test needing its value back (meta-mcp
+                    # masks known secret values in every tool result).
+                    "sha256": {n: hashlib.sha256(os.environ[n].encode()).hexdigest() for n in names if n in os.environ}}
             return types.CallToolResult(content=[_text(json.dumps(data, sort_keys=True))], structured_content=data)
         if name == "request_headers":
             headers = _request_headers(ctx)
