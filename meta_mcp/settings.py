@@ -409,6 +409,23 @@ class Settings(BaseSettings):
         default=100, ge=1, description="HTTP: MCP sessions one authenticated identity may hold open (429 beyond)"
     )
 
+    # -- the call path's speed (issue 16) --
+    workers: int = Field(
+        default=1, ge=1, le=256, description="HTTP: worker processes serving one port (more than 1 needs a Redis "
+        "state store; handshake-era sessions are served by the worker that opened them, see docs/state.md)",
+    )
+    event_loop: Literal["auto", "asyncio", "uvloop"] = Field(
+        default="auto", description="the event loop: uvloop when installed (auto), or asyncio's own",
+    )
+    http_json_responses: bool = Field(
+        default=True, description="HTTP: answer a request with one application/json body when nothing streams "
+        "before its response (progress, logs, requests to the client still get an SSE stream)",
+    )
+    lean_calls: bool = Field(
+        default=True, description="forward tools/call on the lean path (JSON-RPC read once, no second SDK "
+        "pipeline) where it applies; off: every call through the SDK on both hops",
+    )
+
     @field_validator("secrets_order", mode="before")
     @classmethod
     def _split_order(cls, value: Any) -> Any:
