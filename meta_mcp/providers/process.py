@@ -222,75 +222,106 @@ async def pipe_transport(child: Child, limit: MessageLimit, on_end: Callable[[st
     `Child.ended`) before the read stream closes, and so before any call in flight learns of it.
     """
     import anyio
-    import mcp_types as types
-    from mcp.shared.message import SessionMessage
 
     proc = child.proc
     assert proc.stdin is not None and proc.stdout is not None
     reader, writer, _ = await pipe_streams(proc.stdout, proc.stdin, limit.max_bytes)
-
-    read_send, read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](0)
-    write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](0)
-
-    closing = False  # once we stop the child, its exit is ours, not news
-
-    async def read_lines() -> None:
-        async with read_send:
-            while True:
-                try:
-                    line = await read_line(reader, limit)
-                    if not line:  # EOF: the process exited or closed stdout
-                        reason = await child.ended()
-                        if not closing:
-                            on_end(reason)
-                        return
-                    if not line.strip():
-                        continue
-                    limit.check(line)
-                except MessageTooLarge as exc:
-                    on_end(f"sent {exc}")
-                    return
-                answer = None  # for the server itself: its request had an id meta-mcp cannot answer to
-                try:
-                    message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
-                    item: SessionMessage | Exception = SessionMessage(message)
-                except ValueError as exc:
-                    item = exc  # the connection's read stream answers or reports it (providers/connect.py)
-                else:
-                    if (problem := id_problem(message, line)) is not None:  # answered here: it needs the line
-                        logger.warning("stdio server %s (pid %d) sent a request with a bad id: %s",
-                                       proc.args[0] if isinstance(proc.args, list) else proc.args, proc.pid, problem)
-                        error = types.ErrorData(code=types.INVALID_REQUEST, message=f"Invalid Request: {problem}")
-                        answer = SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=None, error=error))
-                try:
-                    await (write_send.send(answer) if answer is not None else read_send.send(item))
-                except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                    return
-
-    async def write_lines() -> None:
-        async with write_recv:
-            async for message in write_recv:
-                data = message.message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
-                try:
-                    writer.write(data)
-                    await writer.drain()
-                except (ConnectionError, OSError):
-                    await read_send.aclose()
-                    return
-
+    pipe = _Pipe(child, limit, on_end, reader, writer)
     async with anyio.create_task_group() as tg:
-        tg.start_soon(read_lines)
-        tg.start_soon(write_lines)
+        tg.start_soon(pipe.read_lines)
+        tg.start_soon(pipe.write_lines)
         try:
-            yield read_recv, write_send
+            yield pipe.read_recv, pipe.write_send
         finally:
-            closing = True
+            pipe.closing = True
             with anyio.CancelScope(shield=True):
-                await write_send.aclose()
+                await pipe.write_send.aclose()
                 writer.close()
                 await _stop(proc)
             tg.cancel_scope.cancel()
             writer.transport.close()
+
+
+class _Pipe:
+    """The two pumps of a `pipe_transport`: the child's stdout, line by line, to the read stream (`read_recv`),
+    and the write stream (`write_send`) to its stdin."""
+
+    def __init__(self, child: Child, limit: MessageLimit, on_end: Callable[[str], None], reader: Any,
+                 writer: Any) -> None:
+        import anyio
+        from mcp.shared.message import SessionMessage
+
+        self.child = child
+        self.limit = limit
+        self.on_end = on_end
+        self.reader = reader
+        self.writer = writer
+        self.read_send, self.read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+        self.write_send, self.write_recv = anyio.create_memory_object_stream[SessionMessage](0)
+        self.closing = False
+        """Set once we stop the child: its exit is ours, not news."""
+
+    async def read_lines(self) -> None:
+        """Pass each message the child writes on (a bad-id request is answered to the child instead)."""
+        import anyio
+
+        async with self.read_send:
+            while (line := await self._next_line()) is not None:
+                item, answer = self._parse(line)
+                try:
+                    await (self.write_send.send(answer) if answer is not None else self.read_send.send(item))
+                except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                    return
+
+    async def _next_line(self) -> bytes | None:
+        """The child's next non-blank line within the limit; None once the connection ended (`on_end` was
+        told why, unless we are closing it)."""
+        while True:
+            try:
+                line = await read_line(self.reader, self.limit)
+                if not line:  # EOF: the process exited or closed stdout
+                    reason = await self.child.ended()
+                    if not self.closing:
+                        self.on_end(reason)
+                    return None
+                if not line.strip():
+                    continue
+                self.limit.check(line)
+                return line
+            except MessageTooLarge as exc:
+                self.on_end(f"sent {exc}")
+                return None
+
+    def _parse(self, line: bytes) -> tuple[Any, Any]:
+        """(what the read stream gets: a `SessionMessage` or the parse error, and an answer for the server
+        itself, or None): a request whose id meta-mcp cannot answer to is answered here (it needs the line)."""
+        import mcp_types as types
+        from mcp.shared.message import SessionMessage
+
+        try:
+            message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+            item: SessionMessage | Exception = SessionMessage(message)
+        except ValueError as exc:
+            return exc, None  # the connection's read stream answers or reports it (providers/connect.py)
+        if (problem := id_problem(message, line)) is None:
+            return item, None
+        proc = self.child.proc
+        logger.warning("stdio server %s (pid %d) sent a request with a bad id: %s",
+                       proc.args[0] if isinstance(proc.args, list) else proc.args, proc.pid, problem)
+        error = types.ErrorData(code=types.INVALID_REQUEST, message=f"Invalid Request: {problem}")
+        return item, SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=None, error=error))
+
+    async def write_lines(self) -> None:
+        """Write each message to the child's stdin, one line each; a broken pipe closes the read stream."""
+        async with self.write_recv:
+            async for message in self.write_recv:
+                data = message.message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
+                try:
+                    self.writer.write(data)
+                    await self.writer.drain()
+                except (ConnectionError, OSError):
+                    await self.read_send.aclose()
+                    return
 
 
 async def _stop(proc: subprocess.Popen[bytes]) -> None:
