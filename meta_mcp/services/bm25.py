@@ -1,12 +1,14 @@
-"""Ranked text search (Okapi BM25) over small document sets: tool names and descriptions.
+"""Plain Okapi BM25 over small document sets, the project's one tokenizer, and the index cache.
 
-Hand-written rather than a dependency: the PyPI BM25 packages pull in numpy for what is ~40 lines
-here, and our corpora are hundreds of short documents, scored in well under a millisecond.
+`BM25Index` is the baseline the discovery benchmarks measure against (`bench/find_quality.py`);
+find_servers and find_tools rank with `services/ranking.py` (BM25F with field weights, query expansion,
+a name bonus), which tokenizes with `tokenize` here. Hand-written rather than a dependency: the PyPI BM25
+packages pull in numpy for what is ~40 lines here, and our corpora are hundreds of short documents,
+scored in well under a millisecond.
 
 Tokens are lower-cased words; identifiers are split on `_`, `-`, `.` and camelCase, so
 `get_current_time` matches "current time"; stop words (including filler such as "mcp", "server",
-"tool") are dropped and plural / -ing / -ed forms folded. This is the one tokenizer of the project:
-the catalog's BM25F search uses it too. Fields can be weighted by repeating them.
+"tool") are dropped and plural / -ing / -ed forms folded. Fields can be weighted by repeating them.
 
 Example:
     >>> index = BM25Index(["get_current_time: Get the time in a timezone", "fetch: Fetch a URL"])
@@ -96,7 +98,7 @@ class IndexCache:
     replaced: snapshots are immutable, so identity says whether the index is still current.
 
     Example:
-        cache.get("default", snapshot, lambda: BM25Index(documents_of(snapshot)))
+        cache.get("default", snapshot, lambda: tool_index(tools_of(snapshot)))
     """
 
     def __init__(self, max_keys: int = 64) -> None:
