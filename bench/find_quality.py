@@ -23,6 +23,23 @@ them). Tune on the development half only; `--misses` lists its misses.
 
 Targets: hit@5 ≥ 0.95 and hit@1 ≥ 0.80 (ours, all queries; the exit status); issue 18: held-out
 hit@1 ≥ 0.90 and hit@5 ≥ 0.98 (reported for each system).
+
+`--tools`: the same for `find_tools` (issue 18, item 2). The real tool listings of twelve MCP servers
+(96 tools: bench/data/tool_listings.json, captured by bench/data/capture_tools.py; its header says from
+which package and version, and when) and 90 labelled plain-language requests in two fixed halves
+(bench/data/tool_queries.json: 45 development, 45 held-out, all written before any ranker ran on them),
+ranked by
+
+* **ours** — `operations.tools.tool_index`, find_tools' ranker: `services/ranking.RankedIndex` (the
+  one find_servers uses: intent expansion, BM25F field weights, name bonus) over each tool's name,
+  title, server, description and parameter names;
+* **BM25** — find_tools as it was before: plain `BM25Index` over "exposed name ×2, <server>__<tool>,
+  title, description";
+
+in the same run, with hit@1, hit@5 and MRR per half. Target: hit@1 ≥ 0.85 (each half). Tune on the
+development half only (`--misses`).
+
+    cd /work/main && uv run python bench/find_quality.py --tools [--misses] [--json out.json]
 """
 
 from __future__ import annotations
@@ -35,9 +52,13 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO.parent / "shared" / "fixtures" / "docker-mcp-catalog.yaml"
+TOOL_LISTINGS = REPO / "bench" / "data" / "tool_listings.json"
+TOOL_QUERIES = REPO / "bench" / "data" / "tool_queries.json"
+TOOLS_HIT1 = 0.85
 
 TARGET_HIT5 = 0.95
 TARGET_HIT1 = 0.80
@@ -268,6 +289,147 @@ def summary(rows: list[dict]) -> dict[str, float]:
     }
 
 
+def tabulate(results: dict[str, dict], held: Callable[[int], bool], header: str) -> dict[str, dict[str, dict]]:
+    """Figures per system and split (dev, held-out, all; timing on "all"), printed under `header`."""
+    splits = {"dev": lambda i: not held(i), "held-out": held, "all": lambda i: True}
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for system, res in results.items():
+        table[system] = {s: summary([r for i, r in enumerate(res["rows"]) if keep(i)]) for s, keep in splits.items()}
+        table[system]["all"]["ms_median"] = statistics.median(res["ms"])
+        table[system]["all"]["ms_p95"] = sorted(res["ms"])[int(0.95 * (len(res["ms"]) - 1))]
+    print(header)
+    print(f"{'system':<6} {'split':<9} {'n':>3} {'hit@1':>6} {'hit@5':>6} {'MRR':>6}")
+    for system in results:
+        for split in splits:
+            s = table[system][split]
+            print(f"{system:<6} {split:<9} {s['n']:>3} {s['hit@1']:>6.3f} {s['hit@5']:>6.3f} {s['mrr']:>6.3f}")
+    for system in results:
+        a = table[system]["all"]
+        print(f"{system}: {a['ms_median']:.2f} ms/query median, {a['ms_p95']:.2f} ms p95")
+    return table
+
+
+def finish(args: argparse.Namespace, results: dict[str, dict], table: dict, held: Callable[[int], bool]) -> None:
+    """--misses (ours' development misses; held-out ones only with --show-held-out) and --json."""
+    if args.misses:
+        for i, row in enumerate(results["ours"]["rows"]):
+            if row["rank"] != 1 and (args.show_held_out or not held(i)):
+                tag = "held-out" if held(i) else "dev"
+                print(f"  [{tag}] rank {row['rank']}: {row['query']!r} expected {row['expected']} got {row['top']}")
+    if args.json:
+        args.json.write_text(json.dumps({"table": table, **{name: res["rows"] for name, res in results.items()}},
+                                        indent=1))
+
+
+# -- find_tools (--tools) -----------------------------------------------------------------------------
+
+
+def load_tools(path: Path = TOOL_LISTINGS) -> list:
+    """The captured listings as find_tools sees them: `VisibleTool`s exposed as `<server>__<tool>`."""
+    from meta_mcp.operations.tools import VisibleTool
+
+    data = json.loads(path.read_text())
+    return [VisibleTool(server, tool["name"], f"{server}__{tool['name']}", tool)
+            for server, tools in data["servers"].items() for tool in tools]
+
+
+def load_tool_queries(path: Path = TOOL_QUERIES) -> tuple[list[tuple[str, list[str]]], list[bool]]:
+    """(query, expected tools) of both halves, development first, and which of them are held out."""
+    data = json.loads(path.read_text())
+    queries = [(q["query"], q["expected"]) for half in ("dev", "held_out") for q in data[half]]
+    return queries, [False] * len(data["dev"]) + [True] * len(data["held_out"])
+
+
+def tool_rankers(tools: Sequence) -> dict[str, Callable[[str, int], list[str]]]:
+    from meta_mcp.operations.tools import tool_index
+    from meta_mcp.services.bm25 import BM25Index
+
+    ours = tool_index(tools)
+    # find_tools before issue 18: the exposed name twice, the original form, title and description.
+    documents = [f"{t.exposed} {t.exposed} {t.server}__{t.original} {t.definition.get('title') or ''} "
+                 f"{t.definition.get('description') or ''}" for t in tools]
+    bm25 = BM25Index(documents)
+    return {"ours": lambda q, k: [tools[i].exposed for i, _ in ours.rank(q, limit=k)],
+            "bm25": lambda q, k: [tools[i].exposed for i, _ in bm25.rank(q, limit=k)]}
+
+
+def tool_embedding_rankers(tools: Sequence) -> dict[str, Callable[[str, int], list[str]]]:
+    """An experiment, not what find_tools does: with the embeddings extra, **embed** — cosine similarity
+    of all-MiniLM-L6-v2 embeddings of the query and of "<server> <tool name>: <title>. <description>"
+    — and **hybrid** — ours ÷ the query's best + `SEMANTIC_WEIGHT` (find_servers' hybrid weight, 1.5)
+    × cosine, over ours' hits and tools at least `MIN_SIMILARITY` close, as `HybridIndex` does for
+    find_servers; {} without the extra."""
+    from meta_mcp.operations.tools import tool_index
+    from meta_mcp.services.catalog.embedding import (
+        MIN_SIMILARITY,
+        SEMANTIC_WEIGHT,
+        EmbeddingUnavailable,
+        MiniLM,
+        _one_thread,
+    )
+
+    try:
+        model = MiniLM.load()
+    except EmbeddingUnavailable as exc:
+        print(f"(no embedding rankers: {exc})")
+        return {}
+    import numpy as np
+
+    texts = [f"{t.server} {t.original.replace('_', ' ').replace('-', ' ')}: {t.definition.get('title') or ''}. "
+             f"{t.definition.get('description') or ''}" for t in tools]
+    start = time.perf_counter()
+    with _one_thread():
+        vectors = model.encode(texts)
+    print(f"embedding {len(tools)} tools: {time.perf_counter() - start:.1f} s")
+    lexical = tool_index(tools)
+
+    def semantic(q: str) -> Any:
+        with _one_thread():
+            return vectors @ model.encode([q])[0]
+
+    def embed(q: str, k: int) -> list[str]:
+        return [tools[i].exposed for i in (-semantic(q)).argsort(kind="stable")[:k]]
+
+    def hybrid(q: str, k: int) -> list[str]:
+        sem = semantic(q)
+        ranked = lexical.rank(q, limit=len(tools))
+        top = ranked[0][1] if ranked and ranked[0][1] > 0 else 1.0
+        scores = SEMANTIC_WEIGHT * sem
+        candidates = sem >= MIN_SIMILARITY
+        for i, score in ranked:
+            scores[i] += score / top
+            candidates[i] = True
+        scores = np.where(candidates, scores, -np.inf)
+        return [tools[i].exposed for i in np.argsort(-scores, kind="stable")[:k] if candidates[i]]
+
+    return {"embed": embed, "hybrid": hybrid}
+
+
+def tools_main(args: argparse.Namespace) -> int:
+    tools = load_tools()
+    queries, held = load_tool_queries()
+    names = {t.exposed for t in tools}
+    unknown = sorted({n for _, exp in queries for n in exp} - names)
+    if unknown:
+        print(f"labels name tools not in the listings: {unknown}", file=sys.stderr)
+        return 2
+    rankers = tool_rankers(tools)
+    if not args.lexical_only:
+        rankers.update(tool_embedding_rankers(tools))
+    results = {name: evaluate(rank, queries) for name, rank in rankers.items()}
+    servers = sorted({t.server for t in tools})
+    table = tabulate(results, lambda i: held[i],
+                     f"Tool discovery over {TOOL_LISTINGS.name}: {len(tools)} tools of {len(servers)} servers, "
+                     f"{len(queries)} queries ({sum(held)} held out); python {platform.python_version()}")
+    ok = all(table["ours"][split]["hit@1"] >= TOOLS_HIT1 for split in ("dev", "held-out"))
+    for system in results:
+        for split in ("dev", "held-out"):
+            met = table[system][split]["hit@1"] >= TOOLS_HIT1
+            print(f"target ({system}, {split}): hit@1 ≥ {TOOLS_HIT1}: {'met' if met else 'MISSED'}")
+    finish(args, results, table, lambda i: held[i])
+    return 0 if ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fixture", type=Path, default=FIXTURE, help="Docker catalog YAML (default: shared fixture)")
@@ -276,11 +438,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --misses, list held-out misses too (do not tune on them)")
     parser.add_argument("--json", type=Path, help="write all figures and per-query ranks here")
     parser.add_argument("--lexical-only", action="store_true", help="skip the embedding rankers (extra installed)")
+    parser.add_argument("--tools", action="store_true",
+                        help="find_tools over real servers' tools (bench/data) instead of find_servers")
     args = parser.parse_args(argv)
+    sys.path.insert(0, str(REPO))
+    if args.tools:
+        return tools_main(args)
     if not args.fixture.is_file():
         print(f"fixture not found: {args.fixture}", file=sys.stderr)
         return 2
-    sys.path.insert(0, str(REPO))
     entries = load_fixture(args.fixture)
     names = {e.name for e in entries}
     unknown = sorted({n for _, exp in ALL_QUERIES for n in exp} - names)
@@ -292,23 +458,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.lexical_only:
         rankers.update(embedding_rankers(entries))
     results = {name: evaluate(rank, ALL_QUERIES) for name, rank in rankers.items()}
-    splits = {"dev": lambda i: not held_out(i), "held-out": held_out, "all": lambda i: True}
-    table: dict[str, dict[str, dict[str, float]]] = {}
-    for system, res in results.items():
-        table[system] = {s: summary([r for i, r in enumerate(res["rows"]) if keep(i)]) for s, keep in splits.items()}
-        table[system]["all"]["ms_median"] = statistics.median(res["ms"])
-        table[system]["all"]["ms_p95"] = sorted(res["ms"])[int(0.95 * (len(res["ms"]) - 1))]
-
-    print(f"Server discovery over {args.fixture.name}: {len(entries)} servers, {len(ALL_QUERIES)} queries "
-          f"({sum(held_out(i) for i in range(len(ALL_QUERIES)))} held out); python {platform.python_version()}")
-    print(f"{'system':<6} {'split':<9} {'n':>3} {'hit@1':>6} {'hit@5':>6} {'MRR':>6}")
-    for system in results:
-        for split in splits:
-            s = table[system][split]
-            print(f"{system:<6} {split:<9} {s['n']:>3} {s['hit@1']:>6.3f} {s['hit@5']:>6.3f} {s['mrr']:>6.3f}")
-    for system in results:
-        a = table[system]["all"]
-        print(f"{system}: {a['ms_median']:.2f} ms/query median, {a['ms_p95']:.2f} ms p95")
+    table = tabulate(results, held_out,
+                     f"Server discovery over {args.fixture.name}: {len(entries)} servers, {len(ALL_QUERIES)} queries "
+                     f"({sum(held_out(i) for i in range(len(ALL_QUERIES)))} held out); python "
+                     f"{platform.python_version()}")
     ours = table["ours"]["all"]
     ok = ours["hit@5"] >= TARGET_HIT5 and ours["hit@1"] >= TARGET_HIT1
     print(f"targets (ours, all): hit@5 ≥ {TARGET_HIT5}, hit@1 ≥ {TARGET_HIT1}: {'met' if ok else 'MISSED'}")
@@ -317,14 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         met = h["hit@1"] >= HELD_OUT_HIT1 and h["hit@5"] >= HELD_OUT_HIT5
         print(f"targets ({system}, held-out): hit@1 ≥ {HELD_OUT_HIT1}, hit@5 ≥ {HELD_OUT_HIT5}: "
               f"{'met' if met else 'MISSED'}")
-    if args.misses:
-        for i, row in enumerate(results["ours"]["rows"]):
-            if row["rank"] != 1 and (args.show_held_out or not held_out(i)):
-                tag = "held-out" if held_out(i) else "dev"
-                print(f"  [{tag}] rank {row['rank']}: {row['query']!r} expected {row['expected']} got {row['top']}")
-    if args.json:
-        args.json.write_text(json.dumps({"table": table, **{name: res["rows"] for name, res in results.items()}},
-                                        indent=1))
+    finish(args, results, table, held_out)
     return 0 if ok else 1
 
 

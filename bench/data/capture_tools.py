@@ -26,6 +26,7 @@ import asyncio
 import datetime
 import json
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -50,8 +51,6 @@ def servers(npm: Path, py: Path, scratch: Path) -> list[dict[str, Any]]:
                 "args": [str(entry), *args], "env": env or {}}
 
     def python(package: str, module: str, *args: str) -> dict[str, Any]:
-        import subprocess
-
         version = subprocess.run([str(py / "bin" / "python"), "-c",
                                   f"import importlib.metadata as m; print(m.version({package!r}))"],
                                  capture_output=True, text=True, check=True).stdout.strip()
@@ -59,7 +58,7 @@ def servers(npm: Path, py: Path, scratch: Path) -> list[dict[str, Any]]:
                 "args": ["-m", module, *args], "env": {}}
 
     repo_dir = scratch / "repo"
-    repo_dir.mkdir(exist_ok=True)
+    subprocess.run(["git", "init", "-q", str(repo_dir)], check=True)
     return [
         {"server": "everything", **js("@modelcontextprotocol/server-everything", REPO, "stdio")},
         {"server": "filesystem", **js("@modelcontextprotocol/server-filesystem", npm, str(scratch))},
@@ -114,11 +113,7 @@ async def main(argv: list[str] | None = None) -> int:
         "servers": {},
     }
     with tempfile.TemporaryDirectory(prefix="capture-") as scratch:
-        import subprocess
-
         for spec in servers(args.npm.resolve(), args.py.resolve(), Path(scratch)):
-            if spec["server"] == "git":
-                subprocess.run(["git", "init", "-q", str(Path(scratch) / "repo")], check=True)
             tools = await asyncio.wait_for(listing(spec), 60)
             name = spec["server"]
             out["servers"][name] = tools
