@@ -57,7 +57,7 @@ from meta_mcp.validation import schema_problems
 
 if TYPE_CHECKING:
     from meta_mcp.config import ServerSpec
-    from meta_mcp.operations.servers import FormAnswer
+    from meta_mcp.operations.forms import FormAnswer
     from meta_mcp.services.catalog.model import CatalogEntry
 
 logger = logging.getLogger(__name__)

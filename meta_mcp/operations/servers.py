@@ -13,6 +13,9 @@ Semantics (every front door — meta tools, chat API, CLI — gets exactly these
   if the server is active, restarts it with them: `Configured`.
 - `curate_server` stores what the workspace exposes of a server's tools (`tools: {allow, deny}`,
   `rename`, `descriptions`; laid over its config entry's own) and re-applies it at once: `Curated`.
+- `find_servers` (ranked catalog search) is in `operations.catalog`, `curate_server` in
+  `operations.curation`, the config form's answer and state in `operations.forms`; all are imported
+  from here too.
 - With a Docker MCP Gateway (`--gateway`), `find_servers` merges its catalog (`mcp-find`) into one
   ranked list, and a catalog server that cannot run here without Docker (or any name, with
   `via="gateway"`) is added, removed and configured through the gateway: see `operations.gateway`
@@ -27,18 +30,25 @@ Example:
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
 from pydantic import ValidationError
 
 from meta_mcp.auth.context import current_caller
 from meta_mcp.auth.policy import Rules
 from meta_mcp.config import ServerSpec
 from meta_mcp.operations import gateway as gateway_ops
+from meta_mcp.operations.catalog import Found as Found
+from meta_mcp.operations.catalog import active_secrets as active_secrets
+from meta_mcp.operations.catalog import find_servers as find_servers
+from meta_mcp.operations.catalog import secret_status as secret_status
+from meta_mcp.operations.curation import Curated as Curated
+from meta_mcp.operations.curation import curate_server as curate_server
+from meta_mcp.operations.forms import FormAnswer
+from meta_mcp.operations.forms import form_server as form_server
+from meta_mcp.operations.forms import form_state as form_state
 from meta_mcp.operations.outcomes import (
     AddOutcome,
     Added,
@@ -73,14 +83,6 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class FormAnswer:
-    """A client's answer to a config form: the values, or that it declined."""
-
-    values: dict[str, Any]
-    declined: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class ServerInfo:
     """One active server as `list_servers` shows it."""
 
@@ -102,14 +104,6 @@ class ServerInfo:
                 "restarts": self.restarts, "last_error": self.last_error, "changed_tools": list(self.changed_tools)}
 
 
-@dataclass(frozen=True, slots=True)
-class Found:
-    """Catalog matches, best first: `describe()` dicts plus `score` and `active`."""
-
-    query: str
-    servers: tuple[dict[str, Any], ...]
-    catalog_size: int
-
 
 def list_servers(ws: Workspace) -> list[ServerInfo]:
     """The workspace's servers in the order they were added."""
@@ -122,57 +116,6 @@ def list_servers(ws: Workspace) -> list[ServerInfo]:
         for p in registry.servers.values()
     ]
 
-
-async def find_servers(ws: Workspace, query: str, limit: int = 10) -> Found | CatalogUnavailable:
-    """Catalog entries matching `query`, best first, each saying how it runs and what it needs."""
-    from meta_mcp.services.catalog import CatalogError, adocker_available
-    from meta_mcp.services.catalog.describe import describe
-
-    try:
-        # First use loads and indexes the catalog files: keep that off the event loop.
-        catalog = await anyio.to_thread.run_sync(lambda: ws.services.catalog)
-        hits = await anyio.to_thread.run_sync(lambda: catalog.search(query, limit=limit))
-    except CatalogError as exc:
-        return CatalogUnavailable(str(exc))
-    needs_docker = any(h.entry.image and h.entry.choose(False)[0] is None for h in hits)
-    docker = await adocker_available() if needs_docker else False
-    active = ws.registry.servers
-    servers = tuple([{**describe(h.entry, docker_available=docker), "score": h.score, "active": h.entry.name in active,
-                      "secrets": await secret_status(ws, h.entry)} for h in hits])
-    if (gateway := await gateway_ops.gateway_of(ws)) is not None:  # its catalog too, one ranked list
-        servers = await gateway_ops.merge_found(ws, gateway, query, limit, [(h.entry, s) for h, s in zip(hits, servers)])
-    return Found(query, servers, len(catalog))
-
-
-async def secret_status(ws: Workspace, entry: Any) -> list[dict[str, Any]]:
-    """Each secret catalog entry `entry` declares — name, variable, required — with whether it is set and in
-    which source of the secrets chain (`environment`, `dotenv`, `infisical`, …); never its value."""
-    chain = ws.services.secrets
-    status = []
-    for secret in entry.secrets:
-        source = await chain.where(secret.env, secret.name)
-        status.append({"name": secret.name, "env": secret.env, "required": secret.required, "set": source is not None,
-                       "source": source})
-    return status
-
-
-async def active_secrets(ws: Workspace) -> dict[str, list[dict[str, Any]]]:
-    """`secret_status` of each active server that was added from the catalog and declares secrets, by name."""
-    from meta_mcp.services.catalog import CatalogError
-
-    records = await ws.services.state.servers(ws.name)
-    status: dict[str, list[dict[str, Any]]] = {}
-    for name in ws.registry.servers:
-        record = records.get(name)
-        if record is None or record.source != "catalog":
-            continue
-        try:
-            entry = ws.services.catalog.get(name)
-        except CatalogError:
-            return status
-        if entry is not None and entry.secrets:
-            status[name] = await secret_status(ws, entry)
-    return status
 
 
 def adhoc_refusal(settings: Settings, origin: Origin, rules: Rules | None = None) -> str | None:
@@ -364,63 +307,3 @@ async def _restart_with(ws: Workspace, name: str, config: dict[str, Any]) -> Con
         await ws.services.state.delete_server(ws.name, name)
         return DidNotStart(name, outcome.reason, replaced=True)
     return Configured(name, tuple(sorted(plan.config)), restarted=True, tools=outcome.tools)
-
-
-def form_state(server: str) -> str:
-    """The `requestState` of a config form asked for `server` (echoed back by the client)."""
-    return json.dumps({"server": server})
-
-
-def form_server(state: Any) -> str | None:
-    """The server a config form's `requestState` is for, if it is one of ours."""
-    try:
-        value = json.loads(state) if isinstance(state, str) and len(state) < 1024 else None
-    except json.JSONDecodeError:
-        return None
-    server = value.get("server") if isinstance(value, dict) else None
-    return server if isinstance(server, str) else None
-
-
-@dataclass(frozen=True, slots=True)
-class Curated:
-    """What `curate_server` did: the curation is stored; when the server is active, its tools now."""
-
-    server: str
-    active: bool
-    tools: tuple[str, ...] = ()
-    """Exposed names of its callable tools now."""
-    hidden: tuple[str, ...] = ()
-    """Its tools (own names) that curation hides now."""
-    ok = True
-
-    @property
-    def message(self) -> str:
-        if not self.active:
-            return f"Stored the curation of {self.server!r}; it applies when the server is added."
-        return (f"Curated {self.server!r}: {len(self.tools)} tools exposed, {len(self.hidden)} hidden; clients were "
-                "notified.")
-
-    def data(self) -> dict[str, Any]:
-        return {"outcome": "curated", "server": self.server, "active": self.active, "tools": list(self.tools),
-                "hidden": list(self.hidden), "message": self.message}
-
-
-async def curate_server(ws: Workspace, name: str, *, tools: dict[str, Any] | None = None,
-                        rename: dict[str, str] | None = None, descriptions: dict[str, str] | None = None
-                        ) -> Curated | InvalidSpec | NotSaved:
-    """Store what workspace `ws` exposes of server `name`'s tools (replacing what was stored; laid over its
-    config entry's own curation) and re-apply it at once: hidden tools are gone from every call path."""
-    from meta_mcp.config import Curation
-
-    try:
-        curation = Curation.model_validate({"tools": tools, "rename": rename or {}, "descriptions": descriptions or {}})
-    except ValidationError as exc:
-        return InvalidSpec(name, tuple(pydantic_problems(exc, "curation")))
-    registry = ws.registry
-    try:
-        await registry.set_curation(name, curation)
-    except StateError as exc:
-        return NotSaved(name, str(exc))
-    snapshot = registry.snapshot
-    hidden = sorted({h.original for h in snapshot.hidden.values() if h.server == name and h.exposed is None})
-    return Curated(name, name in registry.servers, tuple(registry.exposed_tools_of(name)), tuple(hidden))
