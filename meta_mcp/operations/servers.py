@@ -173,11 +173,10 @@ async def add_server(ws: Workspace, name: str, *, spec: dict[str, Any] | None = 
         if isinstance(outcome, Added):
             await _announce(ws)
         return outcome
-    plan = await _plan(ws, name, config or {}, answer)
+    plan = await _plan_and_store(ws, name, config or {}, answer)
     if not isinstance(plan, Launch):
         return plan
-    await ws.services.state.set_config(ws.name, name, plan.config)
-    return await _start(ws, plan.spec, ServerRecord(name=name, source="catalog", config=plan.config))
+    return await _start_planned(ws, name, plan)
 
 
 def _canonical(ws: Workspace, name: str) -> str:
@@ -191,8 +190,10 @@ def _canonical(ws: Workspace, name: str) -> str:
     return entry.name if entry is not None else name
 
 
-async def _plan(ws: Workspace, name: str, config: dict[str, Any], answer: FormAnswer | None
-                ) -> Launch | AddOutcome:
+async def _plan_and_store(ws: Workspace, name: str, config: dict[str, Any], answer: FormAnswer | None
+                          ) -> Launch | AddOutcome:
+    """How catalog entry `name` launches with `config` laid over its stored config and under the form's
+    `answer`; a plan that launches has its config stored (what the server starts with is what is kept)."""
     from meta_mcp.services.catalog import CatalogError, adocker_available
 
     try:
@@ -208,7 +209,14 @@ async def _plan(ws: Workspace, name: str, config: dict[str, Any], answer: FormAn
     plan = plan_launch(entry, merged, secrets, docker_available=await adocker_available())
     if isinstance(plan, NeedsConfig) and answer is not None and answer.declined:
         return Declined(name)
+    if isinstance(plan, Launch):
+        await ws.services.state.set_config(ws.name, name, plan.config)
     return plan
+
+
+async def _start_planned(ws: Workspace, name: str, plan: Launch) -> Added | DidNotStart | NotSaved:
+    """Start catalog server `name` as `plan` says, recorded with the plan's config."""
+    return await _start(ws, plan.spec, ServerRecord(name=name, source="catalog", config=plan.config))
 
 
 async def _start(ws: Workspace, spec: ServerSpec, record: ServerRecord) -> Added | DidNotStart | NotSaved:
@@ -297,12 +305,11 @@ async def configure_server(ws: Workspace, name: str, config: dict[str, Any]) -> 
 async def _restart_with(ws: Workspace, name: str, config: dict[str, Any]) -> ConfigureOutcome | AddOutcome:
     """Restart active catalog server `name` with `config` merged over its stored config. The new config is
     planned first: if it cannot start (missing or invalid config, missing secrets), nothing changes."""
-    plan = await _plan(ws, name, config, None)
+    plan = await _plan_and_store(ws, name, config, None)
     if not isinstance(plan, Launch):
         return plan
-    await ws.services.state.set_config(ws.name, name, plan.config)
     await ws.registry.remove_server(name)
-    outcome = await _start(ws, plan.spec, ServerRecord(name=name, source="catalog", config=plan.config))
+    outcome = await _start_planned(ws, name, plan)
     if isinstance(outcome, DidNotStart):
         await ws.services.state.delete_server(ws.name, name)
         return DidNotStart(name, outcome.reason, replaced=True)
