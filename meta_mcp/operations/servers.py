@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -78,6 +78,9 @@ from meta_mcp.services.state import ServerRecord, StateError
 from meta_mcp.services.telemetry import traced
 from meta_mcp.settings import Settings
 from meta_mcp.validation import pydantic_problems, schema_problems
+
+if TYPE_CHECKING:
+    from meta_mcp.services.catalog.model import CatalogEntry
 
 logger = logging.getLogger(__name__)
 
@@ -190,19 +193,29 @@ def _canonical(ws: Workspace, name: str) -> str:
     return entry.name if entry is not None else name
 
 
-async def _plan_and_store(ws: Workspace, name: str, config: dict[str, Any], answer: FormAnswer | None
-                          ) -> Launch | AddOutcome:
-    """How catalog entry `name` launches with `config` laid over its stored config and under the form's
-    `answer`; a plan that launches has its config stored (what the server starts with is what is kept)."""
-    from meta_mcp.services.catalog import CatalogError, adocker_available
+def _catalog_entry(ws: Workspace, name: str, where: str = "catalog"
+                   ) -> CatalogEntry | CatalogUnavailable | UnknownServer:
+    """Catalog entry `name`; else `UnknownServer` (with close names; `where` as it says), or `CatalogUnavailable`
+    when the catalog cannot be loaded."""
+    from meta_mcp.services.catalog import CatalogError
 
     try:
         catalog = ws.services.catalog
     except CatalogError as exc:
         return CatalogUnavailable(str(exc))
     entry = catalog.get(name)
-    if entry is None:
-        return UnknownServer(name, tuple(catalog.suggest(name)))
+    return entry if entry is not None else UnknownServer(name, tuple(catalog.suggest(name)), where=where)
+
+
+async def _plan_and_store(ws: Workspace, name: str, config: dict[str, Any], answer: FormAnswer | None
+                          ) -> Launch | AddOutcome:
+    """How catalog entry `name` launches with `config` laid over its stored config and under the form's
+    `answer`; a plan that launches has its config stored (what the server starts with is what is kept)."""
+    from meta_mcp.services.catalog import adocker_available
+
+    entry = _catalog_entry(ws, name)
+    if isinstance(entry, (CatalogUnavailable, UnknownServer)):
+        return entry
     stored = await ws.services.state.get_config(ws.name, name)
     merged = {**stored, **config, **(answer.values if answer else {})}
     secrets = await resolve_secrets(entry, ws.services.secrets)
@@ -271,23 +284,17 @@ async def remove_server(ws: Workspace, name: str) -> RemoveOutcome:
 async def configure_server(ws: Workspace, name: str, config: dict[str, Any]) -> ConfigureOutcome | AddOutcome:
     """Validate and store `config` for catalog entry `name` (merged over what is stored); restart it
     with the new values when it is active. Nothing is stored when the values are invalid."""
-    from meta_mcp.services.catalog import CatalogError
-
     registry = ws.registry
     if (view := gateway_ops.gateway_server(ws, name)) is not None:
         return await gateway_ops.configure(ws, view.connection, name, config)
     if name not in registry.servers and isinstance(where := await gateway_ops.route(ws, _canonical(ws, name), None),
                                                    GatewayConnection):
         return await gateway_ops.configure(ws, where, _canonical(ws, name), config)
-    try:
-        catalog = ws.services.catalog
-    except CatalogError as exc:
-        return CatalogUnavailable(str(exc))
-    entry = catalog.get(name)
-    if entry is None:
-        if name in registry.servers:
-            return NotConfigurable(name)
-        return UnknownServer(name, tuple(catalog.suggest(name)), where="configure")
+    entry = _catalog_entry(ws, name, where="configure")
+    if isinstance(entry, UnknownServer) and name in registry.servers:
+        return NotConfigurable(name)
+    if isinstance(entry, (CatalogUnavailable, UnknownServer)):
+        return entry
     name, state = entry.name, ws.services.state
     if name in registry.servers:
         record = (await state.servers(ws.name)).get(name)
