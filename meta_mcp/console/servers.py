@@ -60,7 +60,8 @@ def view(ctx: Context) -> dict[str, Any]:
     for row in rows:
         counts[row["label"]] = counts.get(row["label"], 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in counts.items())
-    return {"servers": rows, "summary": f"{len(rows)} server{'s' * (len(rows) != 1)}" + (f": {summary}" if rows else "")}
+    return {"servers": rows,
+            "summary": f"{len(rows)} server{'s' * (len(rows) != 1)}" + (f": {summary}" if rows else "")}
 
 
 async def servers_page(console: Console, request: Request) -> Response:
@@ -105,5 +106,6 @@ async def restart(ws: Workspace, name: str) -> tuple[str, bool]:
     await registry.remove_server(name)
     provider = await registry.add_server(spec)
     if provider.status != "ready":
-        return f"Restarted {name!r}, but it is {label(provider.status)}: {provider.last_error or 'no reason given'}.", False
+        why = provider.last_error or "no reason given"
+        return f"Restarted {name!r}, but it is {label(provider.status)}: {why}.", False
     return f"Restarted {name!r}: {label(provider.status)} with {len(provider.listing.tools)} tools.", True
