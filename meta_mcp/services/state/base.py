@@ -9,25 +9,29 @@ and back, and refuses a record of any other version with a message naming the re
 - interrupts of the chat API, each with a TTL (the seed's `interrupt_state:<uuid4>` records);
 - reference counts of shared upstreams, which survive a restart;
 - a change feed between replicas (`publish` / `subscribe`), events like
-  `{"workspace": "w", "kind": "servers", "origin": "<the publishing store's origin>"}`;
+  `{"workspace": "w", "kind": "servers", "origin": "<the publishing store's origin>"}` (the subscriber's
+  side and the in-process fan-out are in `feed.py`; their names are imported from here too);
 - the events of streamable-HTTP streams, for resumability (`append_event` / `events_after`, adapted to
   the SDK's `EventStore` by `events.StoreEventStore`), bounded per stream.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
 import socket
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from typing import Any, Literal, Protocol, Self, TypedDict
+from typing import Any, Literal, Protocol, TypedDict
 from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, Field, ValidationError
+
+from meta_mcp.services.state.feed import RESYNC as RESYNC
+from meta_mcp.services.state.feed import Fanout as Fanout
+from meta_mcp.services.state.feed import QueueSubscription as QueueSubscription
+from meta_mcp.services.state.feed import Subscription, event_text
 
 RECORD_VERSION = 1
 """Version of the JSON records this code reads and writes."""
@@ -35,8 +39,6 @@ DEFAULT_INTERRUPT_TTL_S = 3600
 DEFAULT_MAX_CONVERSATIONS = 1000
 DEFAULT_EVENTS_PER_STREAM = 1000
 DEFAULT_EVENT_TTL_S = 3600.0
-RESYNC = {"kind": "resync", "origin": None}
-"""Event a subscription yields after it missed events (reconnected, or fell behind): reload everything."""
 
 
 class StateError(Exception):
@@ -63,103 +65,6 @@ class ServerRecord(BaseModel):
     """The catalog entry it came from, when that is not `name`."""
     config: dict[str, Any] = Field(default_factory=dict)
     """Config values (never secret values: those are looked up each time the server starts)."""
-
-
-class Subscription(ABC):
-    """The change feed as seen by one subscriber: an async iterator of event dicts, and an async context
-    manager. Events published after `start()` (or entering `async with`) are delivered; iterating starts
-    it too. It ends when it or its store is closed."""
-
-    def __init__(self) -> None:
-        self.closed = False
-        self._started = False
-        self._on_close: list[Callable[[], None]] = []
-
-    async def start(self) -> None:
-        if not self._started:
-            await self._start()
-            self._started = True
-
-    async def _start(self) -> None:
-        """Subscribe for real (backends that need a round trip)."""
-
-    @abstractmethod
-    async def _next(self) -> dict[str, Any] | None:
-        """The next event, or None once closed."""
-
-    async def aclose(self) -> None:
-        if not self.closed:
-            self.closed = True
-            for forget in self._on_close:
-                forget()
-            await self._close()
-
-    @abstractmethod
-    async def _close(self) -> None: ...
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> dict[str, Any]:
-        await self.start()
-        event = await self._next()
-        if event is None:
-            raise StopAsyncIteration
-        return event
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-
-class QueueSubscription(Subscription):
-    """A subscription fed in this process (by a `Fanout`). Never blocks a publisher: when a slow
-    subscriber's queue is full its backlog is dropped and it gets `RESYNC` instead."""
-
-    def __init__(self, maxsize: int = 1000) -> None:
-        super().__init__()
-        self._queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize)
-
-    def deliver(self, text: str | None) -> None:
-        if not self.closed:
-            self._put(text)
-
-    def _put(self, text: str | None) -> None:
-        try:
-            self._queue.put_nowait(text)
-        except asyncio.QueueFull:
-            while not self._queue.empty():
-                self._queue.get_nowait()
-            self._queue.put_nowait(json.dumps(RESYNC) if text is not None else None)
-
-    async def _next(self) -> dict[str, Any] | None:
-        if self.closed and self._queue.empty():
-            return None
-        text = await self._queue.get()
-        return None if text is None else json.loads(text)
-
-    async def _close(self) -> None:
-        self._put(None)
-
-
-class Fanout:
-    """In-process fan-out of change-feed events to `QueueSubscription`s."""
-
-    def __init__(self) -> None:
-        self._subscribers: set[QueueSubscription] = set()
-
-    def subscribe(self) -> QueueSubscription:
-        subscription = QueueSubscription()
-        self._subscribers.add(subscription)
-        subscription._on_close.append(lambda: self._subscribers.discard(subscription))
-        return subscription
-
-    def deliver(self, text: str) -> None:
-        for subscription in list(self._subscribers):
-            subscription.deliver(text)
 
 
 class StateStore(Protocol):
@@ -285,12 +190,6 @@ def _server_from_json(text: str, workspace: str, name: str) -> ServerRecord:
         raise StateError(f"state record {what} is malformed: {e}") from e
 
 
-def _event_text(event: dict[str, Any], origin: str) -> str:
-    if not isinstance(event, dict):
-        raise TypeError(f"a change-feed event is a dict, not {type(event).__name__}")
-    return json.dumps({"origin": origin, **event}, separators=(",", ":"), ensure_ascii=False)
-
-
 # --------------------------------------------------------------------------- the shared half of every backend
 
 
@@ -363,13 +262,10 @@ class StoreBase(ABC):
 
     # -- change feed --
     async def publish(self, event: dict[str, Any]) -> None:
-        await self._publish_raw(_event_text(event, self.origin))
+        await self._publish_raw(event_text(event, self.origin))
 
     def subscribe(self) -> Subscription:
-        subscription = self._new_subscription()
-        self._subscriptions.add(subscription)
-        subscription._on_close.append(lambda: self._subscriptions.discard(subscription))
-        return subscription
+        return self._new_subscription().held_in(self._subscriptions)
 
     # -- lifetime --
     async def open(self) -> None:
