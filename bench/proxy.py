@@ -65,6 +65,7 @@ PHASE_TIMEOUT = 600.0  # hard bound for any one phase (seconds)
 READY_TIMEOUT = 60.0  # bound for a server to come up / list its tool
 META = "meta-mcp"
 TRACED = "meta-mcp+tracing"
+BASE = "baseline"
 
 # An OTLP/HTTP sink: answers every export with an empty (valid) protobuf response and keeps nothing.
 SINK = """
@@ -211,6 +212,10 @@ class Ctx:
     logs: list[TextIO] = field(default_factory=list)
     sink: subprocess.Popen[bytes] | None = None
     sink_url: str = ""
+    redis_url: str | None = None
+    stores: int = 0
+    baseline_argv: list[str] = field(default_factory=list)
+    baseline_has_state: bool = True
 
     def log(self, name: str) -> TextIO:
         f = open(self.logdir / name, "a")  # noqa: SIM115 - closed in close()
@@ -237,6 +242,68 @@ class Ctx:
             self.sink = self.popen([self.args.python, "-c", SINK, str(port)], "otlp-sink.log")
             self.sink_url = f"http://127.0.0.1:{port}"
         return {"OTEL_EXPORTER_OTLP_ENDPOINT": self.sink_url}
+
+    def state_url(self, label: str) -> str:
+        """The `--state` URL a meta-mcp process of side `label` gets: a fresh store of the chosen backend,
+        never the user's own (restored servers would start and be measured too)."""
+        backend = self.args.state
+        if backend == "memory":
+            return "memory://"
+        if backend == "sqlite":
+            safe = "".join(c if c.isalnum() else "-" for c in label)
+            self.stores += 1
+            return f"sqlite:///{self.logdir}/state-{safe}-{self.stores}.db"
+        if self.redis_url is None:  # one redis-server for the run; each process its own key prefix below
+            port = free_port()
+            proc = self.popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no"], "redis.log")
+            self.redis_url = f"redis://127.0.0.1:{port}/0"
+            deadline = time.monotonic() + READY_TIMEOUT
+            while True:
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                    break
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("redis-server did not start (see redis.log)")
+                time.sleep(0.01)
+        return self.redis_url
+
+    def state_args(self, label: str) -> list[str]:
+        if label == BASE and not self.baseline_has_state:
+            return []
+        return ["--state", self.state_url(label)]
+
+    def meta_command(self, label: str) -> list[str]:
+        """The command that runs meta-mcp for side `label` (the baseline: the tree of `--baseline REV`)."""
+        return self.baseline_argv if label == BASE and self.baseline_argv else [self.args.meta_mcp]
+
+    def side_env(self, label: str) -> dict[str, str]:
+        """Extra environment of side `label` (the baseline: `--baseline-env`)."""
+        if label != BASE:
+            return {}
+        return dict(item.split("=", 1) for item in self.args.baseline_env)
+
+    def prepare_baseline(self) -> None:
+        """Extract `--baseline REV`'s meta_mcp package (and catalog) into the log dir; it runs with this venv's
+        interpreter and libraries, its own code first on PYTHONPATH (a PYTHON* variable survives the re-exec)."""
+        rev = self.args.baseline
+        tree = self.logdir / f"baseline-{rev}"
+        tree.mkdir()
+        archive = subprocess.run(["git", "archive", rev, "meta_mcp", "catalog"], cwd=REPO, check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+        self.baseline_has_state = '"--state"' in (tree / "meta_mcp" / "cli.py").read_text()
+        wrapper = self.logdir / "baseline-meta-mcp"
+        wrapper.write_text(f'#!/bin/sh\nPYTHONPATH={tree} exec {self.args.python} -m meta_mcp "$@"\n')
+        wrapper.chmod(0o755)
+        self.baseline_argv = [str(wrapper)]
+
+    def state_env(self, label: str) -> dict[str, str]:
+        """A key prefix of its own for each meta-mcp process on the shared Redis (no replicas of each other)."""
+        if self.args.state != "redis":
+            return {}
+        safe = "".join(c if c.isalnum() else "-" for c in label)
+        self.stores += 1
+        return {"META_MCP_STATE_PREFIX": f"bench-{safe}-{self.stores}"}
 
     def sink_pids(self, env: dict[str, str]) -> dict[str, int | None]:
         """The sink as a process of a traced side (its CPU is part of what tracing costs)."""
@@ -285,6 +352,9 @@ def make_stdio_sides(ctx: Ctx) -> list[Side]:
     if a.tracing:
         traced_cfg = meta_config(ctx, "stdio-config-traced.json", {"command": a.python, "args": [str(ECHO)]})
         sides.append(stdio_meta_side(ctx, TRACED, traced_cfg, ctx.tracing_env()))
+    if a.baseline or a.baseline_env:
+        base_cfg = meta_config(ctx, "stdio-config-baseline.json", {"command": a.python, "args": [str(ECHO)]})
+        sides.append(stdio_meta_side(ctx, BASE, base_cfg, ctx.side_env(BASE)))
     return sides
 
 
@@ -292,12 +362,14 @@ def stdio_meta_side(ctx: Ctx, label: str, cfg: Path, env: dict[str, str]) -> Sid
     """meta-mcp over stdio with config `cfg` (its file name finds the process) and extra environment `env`."""
     a = ctx.args
     mode = a.mode
-    proxy_params = StdioServerParameters(command=a.meta_mcp, args=["serve", "--config", str(cfg)], cwd=str(REPO),
-                                         env=env or None)  # merged over the SDK's default environment
     logname = f"stdio-{label}.log"
 
     def proxy_client() -> Client:
-        return Client(stdio_client(proxy_params, errlog=ctx.log(logname)), mode=mode, cache=None)
+        command, *pre = ctx.meta_command(label)
+        params = StdioServerParameters(command=command, args=[*pre, "serve", "--config", str(cfg), *ctx.state_args(label)],
+                                       cwd=str(REPO), env={**env, **ctx.state_env(label)} or None)  # merged over the
+        # SDK's default environment
+        return Client(stdio_client(params, errlog=ctx.log(logname)), mode=mode, cache=None)
 
     async def proxy_cold() -> tuple[Client, Callable[[], None]]:
         return proxy_client(), lambda: None
@@ -341,7 +413,7 @@ async def make_http_sides(ctx: Ctx) -> list[Side]:
         return sides
 
     cfg = meta_config(ctx, "http-config.json", {"url": echo_url})
-    labels = [(META, {})] + ([(TRACED, ctx.tracing_env())] if a.tracing else [])
+    labels = [(META, {})] + ([(TRACED, ctx.tracing_env())] if a.tracing else []) + ([(BASE, ctx.side_env(BASE))] if a.baseline or a.baseline_env else [])
     for label, env in labels:
         sides.append(await http_meta_side(ctx, label, cfg, env, echo_proc))
     return sides
@@ -355,8 +427,9 @@ async def http_meta_side(ctx: Ctx, label: str, cfg: Path, env: dict[str, str],
 
     def spawn_meta(logname: str) -> tuple[int, subprocess.Popen[bytes]]:
         port = free_port()
-        argv = [a.meta_mcp, "serve", "--transport", "http", "--host", "127.0.0.1", "--port", str(port)]
-        proc = ctx.popen([*argv, "--config", str(cfg)], logname, env)
+        argv = [*ctx.meta_command(label), "serve", "--transport", "http", "--host", "127.0.0.1", "--port", str(port),
+                *ctx.state_args(label)]
+        proc = ctx.popen([*argv, "--config", str(cfg)], logname, {**env, **ctx.state_env(label)})
         return port, proc
 
     meta_port, meta_proc = spawn_meta(f"http-{label}.log")
@@ -794,6 +867,20 @@ def rows_for(transport: str, res: dict[str, Any], concs: list[int]) -> list[Row]
                   g("load", f"c{c}", TRACED, "cps"), "pct", "calls/s", errors=errs("load", f"c{c}", sides=both))
               for c in concs),
         ]
+    if g("latency", BASE) is not None:  # --baseline REV: meta-mcp of REV against this tree's
+        both = (BASE, META)
+        rows += [
+            Row(transport, "vs baseline: cold start, median", g("cold", BASE, "median_ms"), g("cold", META, "median_ms"),
+                "ratio", "ms"),
+            *(Row(transport, f"vs baseline: call {q}", g("latency", BASE, q), g("latency", META, q), "ratio", "ms",
+                  errors=errs("latency", sides=both)) for q in ("p50", "p90", "p99")),
+            *(Row(transport, f"vs baseline: throughput c={c}", g("load", f"c{c}", BASE, "cps"),
+                  g("load", f"c{c}", META, "cps"), "pct", "calls/s", errors=errs("load", f"c{c}", sides=both))
+              for c in concs),
+            *(Row(transport, f"vs baseline: meta-mcp CPU/call c={c}",
+                  g("load", f"c{c}", BASE, "cpu_ms_per_call", "meta-mcp"),
+                  g("load", f"c{c}", META, "cpu_ms_per_call", "meta-mcp"), "ratio", "ms") for c in concs),
+        ]
     return rows
 
 
@@ -909,6 +996,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--direct-only", action="store_true", help="measure only the direct side (no meta-mcp)")
     p.add_argument("--tracing", action="store_true",
                    help="also measure meta-mcp with OpenTelemetry tracing on (exporting to a local OTLP sink)")
+    p.add_argument("--state", choices=["memory", "sqlite", "redis"], default="sqlite",
+                   help="meta-mcp's state store: a fresh one per process (sqlite, the default, in the log dir; "
+                        "redis: one redis-server for the run, a key prefix per process; memory)")
+    p.add_argument("--baseline", metavar="REV",
+                   help="also measure meta-mcp as of git revision REV (its meta_mcp package, this venv), side by side; "
+                        "'vs baseline:' rows compare it (in the 'direct' column) with this tree")
+    p.add_argument("--baseline-env", metavar="K=V", action="append", default=[],
+                   help="environment of the baseline side (repeatable); alone, the baseline is this tree with it "
+                        "(e.g. --baseline-env META_MCP_EVENT_LOOP=asyncio: what uvloop buys)")
     p.add_argument("--json", metavar="FILE", help="also write all results as JSON")
     p.add_argument("--summarize", metavar="FOLDED", help="(alone) summarise py-spy folded files and exit")
     p.add_argument(
@@ -943,6 +1039,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 async def amain(a: argparse.Namespace) -> int:
     logdir = Path(tempfile.mkdtemp(prefix="meta-mcp-bench-"))
     ctx = Ctx(a, logdir)
+    if a.baseline:
+        ctx.prepare_baseline()
     machine = describe_machine()
     transports = ["stdio", "http"] if a.transport == "both" else [a.transport]
     profiler = Profiler(Path(a.py_spy), a.py_spy_rate, a.py_spy_args.split()) if a.py_spy else None
@@ -1002,7 +1100,7 @@ async def amain(a: argparse.Namespace) -> int:
         for c in a.concurrency:
             load = results.get(tr, {}).get("load", {}).get(f"c{c}", {})
             parts = []
-            for label in ("direct", META, TRACED):
+            for label in ("direct", META, TRACED, BASE):
                 cpu = load.get(label, {}).get("cpu_ms_per_call")
                 if cpu:
                     roles = ", ".join(f"{k} {v:.2f}" for k, v in cpu.items())
