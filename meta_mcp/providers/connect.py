@@ -192,8 +192,11 @@ def _raw_transport(spec: ServerSpec, *, connect_timeout: float, launcher: Prespa
 
     # No read timeout on the HTTP client: per-call timeouts are ours, and SSE responses are long-lived.
     # Keep-alive for as many connections as concurrent calls: httpx's default of 20 makes every call
-    # beyond 20 in flight open a new TCP connection to the upstream.
-    limits = httpx2.Limits(max_connections=256, max_keepalive_connections=256, keepalive_expiry=30)
+    # beyond 20 in flight open a new TCP connection to the upstream. Idle connections are dropped after 4 s,
+    # before the servers' own keep-alive timeout (uvicorn's and Node's 5 s): a request sent on a connection
+    # the server is closing at that moment fails (ReadError; the server sees ClientDisconnect), and the SDK
+    # then ends the whole upstream connection, failing every call in flight (seen under 50 callers).
+    limits = httpx2.Limits(max_connections=256, max_keepalive_connections=256, keepalive_expiry=4)
     http = _limited_http_client(limit, on_end, trace=_tracing(), headers=spec.headers, limits=limits,
                                 timeout=httpx2.Timeout(connect_timeout, read=None))
     # The SDK's own cap on one event (1 MiB by default) becomes ours; LimitedBody checks it first.
