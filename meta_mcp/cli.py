@@ -371,13 +371,26 @@ def _serve_with(args: argparse.Namespace, prespawned, environ: Mapping[str, str]
     from meta_mcp.services.state import StateError
 
     try:
-        anyio.run(serve, services, preload, prespawned)
+        anyio.run(serve, services, preload, prespawned, backend_options=_loop_options(settings.event_loop))
     except KeyboardInterrupt:
         pass
     except StateError as exc:  # the state store cannot be used (its message names the path or scrubbed URL)
         print(f"meta-mcp: state store: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _loop_options(event_loop: str) -> dict:
+    """anyio's asyncio backend options for the `event_loop` setting: uvloop when asked, or when installed (auto)."""
+    if event_loop == "asyncio":
+        return {}
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        if event_loop == "uvloop":
+            _warn("event_loop=uvloop, but uvloop is not installed: using asyncio's event loop")
+        return {}
+    return {"use_uvloop": True}
 
 
 if __name__ == "__main__":
