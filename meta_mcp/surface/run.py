@@ -122,7 +122,7 @@ async def serve_http(services: Services, preload: list[ServerSpec], prespawned: 
 
     from meta_mcp.auth import setup
     from meta_mcp.console import mount_console
-    from meta_mcp.surface.http import Dispatch, HttpGuard, uvicorn_limits
+    from meta_mcp.surface.http import Dispatch, HttpGuard, answer_plainly, uvicorn_limits
 
     settings = services.settings
     auth = auth if auth is not None else setup.prepare(settings)
@@ -138,6 +138,8 @@ async def serve_http(services: Services, preload: list[ServerSpec], prespawned: 
 
             api = RedactingASGI(build_api(workspaces, services, workspaces.pool.task_group), services.redactor)
         api = services.telemetry.http_app(api)  # + Prometheus' /metrics when META_MCP_METRICS=1
+        if settings.http_json_responses:  # one JSON body per POST unless it streams (progress, logs, client requests)
+            answer_plainly()
         mcp_app = server.streamable_http_app(host=settings.host, max_sessions=settings.http_max_sessions,
                                              session_idle_timeout=settings.http_session_idle_timeout)
         other = mount_console(api, workspaces, services)  # the web console at /ui in front of the API
