@@ -3,7 +3,9 @@
 - `connection.py`: `GatewayConnection` — the supervised client connection (`--gateway URL` over
   streamable HTTP with `Authorization: Bearer $MCP_GATEWAY_AUTH_TOKEN`, or `--gateway docker`:
   `docker mcp gateway run` over stdio), its dynamic tools (`find`, `add`, `remove`, `set_config`),
-  reconnection and re-adding, and the mapping of the gateway's tools to the servers meta-mcp added;
+  reconnection and re-adding;
+- `added.py`: `AddedServers` — the servers meta-mcp added on the gateway, and so which of the
+  gateway's tools each view lists (a server's under their own names, the root view the rest);
 - `views.py`: `GatewayView` — the provider a workspace holds: the root view (`docker__*`) or one
   server's view (`<server>__*`), created by the upstream pool's factory from a marker spec;
 - `texts.py`: the gateway's answers parsed into typed values;

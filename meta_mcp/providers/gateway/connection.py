@@ -4,7 +4,8 @@ The gateway is an MCP server whose state is global: one tool registry for all it
 by its dynamic tools (`mcp-add`, `mcp-remove`, …) and announced with `notifications/tools/list_changed`
 to every session. meta-mcp keeps one client connection to it and shows each workspace only its part
 through views (`views.GatewayView`): the root view (`docker__*`: the gateway's own and statically
-enabled tools) and one view per server a workspace added through the gateway.
+enabled tools) and one view per server a workspace added through the gateway. Which of the gateway's
+tools each view lists is kept by `added.AddedServers`.
 
 Promises:
 - The connection is an `UpstreamProvider` (connect, list, refresh on list_changed, calls with
@@ -33,7 +34,6 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, cast
 
 import anyio
@@ -45,8 +45,8 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from meta_mcp.config import ServerSpec
 from meta_mcp.providers.base import NO_CONTEXT, CallContext, Listing, Provider, ProviderStatus, ToolError
 from meta_mcp.providers.gateway.launch import docker_mcp_problem, token_message, token_refused, upstream_spec, where
+from meta_mcp.providers.gateway.added import AddedServers
 from meta_mcp.providers.gateway.texts import (
-    DYNAMIC_TOOLS,
     AddedTools,
     AddResult,
     ConfigSet,
@@ -89,21 +89,6 @@ class GatewayUpstream(UpstreamProvider):
         self._supervisor.mark_lost()
 
 
-@dataclass
-class _Added:
-    """A server meta-mcp added on the gateway: its tools by their own names, and whether the current
-    connection has it (False after a reconnect until it is added again)."""
-
-    tools: dict[str, dict[str, Any]] = field(default_factory=dict)
-    confirmed: bool = True
-
-
-def own_name(server: str, gateway_name: str) -> str:
-    """A tool's own name: the gateway's name without a `<server>__` prefix the gateway put there."""
-    head = f"{server}__"
-    return gateway_name[len(head):] if gateway_name.startswith(head) and len(gateway_name) > len(head) else gateway_name
-
-
 class GatewayConnection:
     """The shared connection to the gateway (see the module docstring)."""
 
@@ -122,15 +107,11 @@ class GatewayConnection:
         self.upstream = GatewayUpstream(upstream_spec(self.target, self._token), inner, task_group, prespawned)
         self.upstream.listeners.append(self)
         self._tg = task_group
-        self._servers: dict[str, _Added] = {}
+        self._added = AddedServers()
+        """The servers meta-mcp added here, and so which of the gateway's tools each view lists."""
         self._configs: dict[str, dict[str, Any]] = {}
         """Config meta-mcp set per server, sent again before a server is added again after a reconnect."""
-        self._errors: dict[str, str] = {}
-        """Why a server could not be added again (shown as its view's last_error)."""
         self._views: set[GatewayView] = set()
-        self._leaving: set[str] = set()
-        """Gateway names of the tools of servers just removed, kept out of the root view until the gateway
-        stops listing them (they were never the root view's)."""
         self.adding = 0
         """How many `mcp-add`s are in flight: the root view keeps its listing meanwhile (the new tools are
         the server's, which is known only when mcp-add answers)."""
@@ -211,7 +192,7 @@ class GatewayConnection:
 
     async def provider_changed(self, provider: Provider) -> None:
         status = self.upstream.status
-        self._leaving &= {t["name"] for t in self.upstream.listing.tools}
+        self._added.still_listed({t["name"] for t in self.upstream.listing.tools})
         if status == "ready":
             self._diagnosis = None
             if not self._connected:
@@ -220,8 +201,7 @@ class GatewayConnection:
                     self._tg.start_soon(self._add_again, name="gateway-readd")
         else:
             if self._connected:  # lost: what it had is unknown until added again
-                for added in self._servers.values():
-                    added.confirmed = False
+                self._added.lost()
             self._connected = False
             if status == "failed" and self.url is not None and self._diagnosis is None and not self._probing:
                 self._probing = True
@@ -253,9 +233,9 @@ class GatewayConnection:
                 result = await self.add(server, reapply_config=True)
             except GatewayError as exc:
                 result = None
-                self._errors[server] = str(exc)
+                self._added.failed(server, str(exc))
             if not isinstance(result, AddedTools):
-                logger.warning("%s: could not add %r again: %s", self.where, server, self._errors.get(server))
+                logger.warning("%s: could not add %r again: %s", self.where, server, self._added.error(server))
 
     # -- views ------------------------------------------------------------------------------------
 
@@ -296,29 +276,15 @@ class GatewayConnection:
         """What the view of `server` (None: the root view) lists, its status and last error, now."""
         if not self.ready:
             return Listing(), self.status, self.last_error
-        live = {t["name"]: t for t in self.upstream.listing.tools}
-        if server is None:
-            owned = {t["name"] for added in self._servers.values() for t in added.tools.values()} | self._leaving
-            tools = tuple(t for name, t in live.items() if name not in DYNAMIC_TOOLS and name not in owned)
-            return Listing(tools=tools), "ready", None
-        added = self._servers.get(server)
-        if added is None or not added.confirmed:
-            error = self._errors.get(server)
-            return Listing(), "failed" if error else "starting", error
-        tools = tuple({**live.get(t["name"], t), "name": own} for own, t in added.tools.items())
-        return Listing(tools=tools), "ready", None
+        return self._added.listing(server, {t["name"]: t for t in self.upstream.listing.tools})
 
     def gateway_name(self, server: str | None, tool: str) -> str:
         """The gateway's name of view `server`'s tool `tool`."""
-        added = self._servers.get(server) if server is not None else None
-        if added is not None and tool in added.tools:
-            return str(added.tools[tool]["name"])
-        return tool
+        return self._added.gateway_name(server, tool)
 
     def holds(self, server: str) -> bool:
         """Whether meta-mcp has `server` added on the gateway (in this connection)."""
-        added = self._servers.get(server)
-        return added is not None and added.confirmed
+        return self._added.holds(server)
 
     async def _sync_views(self) -> None:
         for view in list(self._views):
@@ -378,20 +344,17 @@ class GatewayConnection:
             finally:
                 self.adding -= 1
             if isinstance(result, AddedTools):
-                self._servers[server] = _Added({own_name(server, t["name"]): t for t in result.tools})
-                self._errors.pop(server, None)
+                self._added.added(server, result.tools)
             else:
-                self._errors[server] = f"the gateway did not add it: {describe(result)}"
+                self._added.failed(server, f"the gateway did not add it: {describe(result)}")
         await self._sync_views()
         return result
 
     async def remove(self, server: str) -> None:
         """`mcp-remove` `server` (the last workspace let it go); a server the gateway does not have is fine."""
         async with self._lock:
-            added = self._servers.pop(server, None)
-            self._leaving |= {t["name"] for t in added.tools.values()} if added is not None else set()
+            self._added.removed(server)
             self._configs.pop(server, None)
-            self._errors.pop(server, None)
             try:
                 await self._dynamic("mcp-remove", {"name": server})
             except GatewayError as exc:
