@@ -21,6 +21,8 @@ configured. bwrap comes from Debian's `bubblewrap` (scripts/setup --tests instal
 
 from __future__ import annotations
 
+import base64
+
 import json
 import os
 import pwd
@@ -46,7 +48,7 @@ CANARIES = {"PROBE_SECRET": "canary-catalog-3b1f9e", "OPENAI_API_KEY": "canary-o
 TEST_USER = "meta-mcp-test"
 
 PROBE = '''
-import json, os
+import base64, json, os
 from mcp.server import MCPServer
 
 app = MCPServer("probe")
@@ -83,13 +85,15 @@ def parent(needles: list[str] | None = None) -> str:
             out["found_in_memory"] = sorted(found)
     except OSError as exc:
         out["mem"] = f"{type(exc).__name__}: {exc}"
-    return json.dumps(out)
+    # base64: meta-mcp masks secret values it knows in every tool result, which would hide from the test
+    # what this server could READ — the question here — behind what meta-mcp lets through.
+    return base64.b64encode(json.dumps(out).encode()).decode()
 
 
 @app.tool()
 def own_env(name: str) -> str:
-    """This server's own environment variable."""
-    return os.environ.get(name, "")
+    """This server's own environment variable (base64, for the same reason)."""
+    return base64.b64encode(os.environ.get(name, "").encode()).decode()
 
 
 if __name__ == "__main__":
@@ -191,7 +195,7 @@ def _meta(d: Path, user: tuple[int, int] | None, *extra_env: tuple[str, str]) ->
 async def _parent_seen_by(client: Any, tool: str, scan_memory: bool = False) -> dict[str, Any]:
     result = await client.call_tool(tool, {"needles": list(CANARIES.values()) if scan_memory else []})
     assert not result.is_error, text_of(result)
-    return json.loads(text_of(result))
+    return json.loads(base64.b64decode(text_of(result)))
 
 
 def _leaks(seen: dict[str, Any]) -> list[str]:
@@ -222,8 +226,9 @@ async def test_an_upstream_cannot_read_meta_mcps_secrets(who: str, users: dict[s
         assert not added.is_error, text_of(added)
         # The secret a catalog entry declares still reaches that server (from the environment handed over).
         own = await client.call_tool("probe__own_env", {"name": "PROBE_SECRET"})
-        assert text_of(own) == CANARIES["PROBE_SECRET"]
-        assert text_of(await client.call_tool("probe__own_env", {"name": "OPENAI_API_KEY"})) == ""
+        assert base64.b64decode(text_of(own)).decode() == CANARIES["PROBE_SECRET"]
+        other = await client.call_tool("probe__own_env", {"name": "OPENAI_API_KEY"})
+        assert base64.b64decode(text_of(other)) == b""
         seen = await _parent_seen_by(client, "probe__parent")
         assert _leaks(seen) == []
 
