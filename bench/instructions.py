@@ -117,9 +117,10 @@ async def measure(client: Client, pid: int, out: Path, a: argparse.Namespace) ->
 
 def meta_argv(a: argparse.Namespace, revision_tree: Path | None) -> tuple[list[str], dict[str, str]]:
     env = {"META_MCP_SCRUB_ENV": "0"}  # no re-exec: valgrind would not follow it
-    if revision_tree is not None:
-        env["PYTHONPATH"] = str(revision_tree)
-    return [a.python, "-m", "meta_mcp"], env
+    if revision_tree is None:
+        return [a.python, "-m", "meta_mcp"], env
+    env["PYTHONPATH"] = str(revision_tree)
+    return [a.python, "-P", "-m", "meta_mcp"], env  # -P: the checkout (the cwd) must not come first on sys.path
 
 
 async def run_variant(name: str, extra_env: dict[str, str], tree: Path | None, a: argparse.Namespace,

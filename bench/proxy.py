@@ -293,7 +293,8 @@ class Ctx:
         subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
         self.baseline_has_state = '"--state"' in (tree / "meta_mcp" / "cli.py").read_text()
         wrapper = self.logdir / "baseline-meta-mcp"
-        wrapper.write_text(f'#!/bin/sh\nPYTHONPATH={tree} exec {self.args.python} -m meta_mcp "$@"\n')
+        # -P: no current directory first on sys.path (-m would put the checkout's meta_mcp before PYTHONPATH's)
+        wrapper.write_text(f'#!/bin/sh\nPYTHONPATH={tree} exec {self.args.python} -P -m meta_mcp "$@"\n')
         wrapper.chmod(0o755)
         self.baseline_argv = [str(wrapper)]
 
