@@ -26,7 +26,7 @@ from meta_mcp.registry.workspaces import DEFAULT, Workspaces
 from meta_mcp.services import Services
 from meta_mcp.services.state import open_store
 from meta_mcp.surface.meta_tools import META_TOOLS, MetaToolsProvider
-from meta_mcp.surface.server import build_server
+from meta_mcp.surface.server import LeanCalls, build_server
 
 if TYPE_CHECKING:
     from meta_mcp.providers.gateway import GatewayConnection
@@ -108,9 +108,10 @@ async def serve_stdio(services: Services, preload: list[ServerSpec], prespawned:
     from meta_mcp.surface.stdio import answering_stdio_server
 
     async with running_workspaces(services, preload, prespawned) as workspaces:
-        server = build_server(workspaces)
+        lean = LeanCalls() if services.settings.lean_calls else None  # calls and list pages past the dispatcher
+        server = build_server(workspaces, lean=lean)
         limit = MessageLimit(services.settings.max_message_bytes, "max_message_bytes")
-        async with answering_stdio_server(limit) as (read, write):
+        async with answering_stdio_server(limit, lean) as (read, write):
             await server.run(read, write, server.create_initialization_options())
 
 

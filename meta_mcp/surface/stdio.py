@@ -30,11 +30,12 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
+import anyio.abc
 from mcp.shared.message import SessionMessage
 from mcp_types import (
     INVALID_REQUEST,
@@ -65,10 +66,12 @@ def _refused(exc: MessageTooLarge) -> JSONRPCError:
     return _invalid(None, f"Parse error: meta-mcp refused {exc}", PARSE_ERROR)
 
 
-def decode(line: bytes, limit: MessageLimit) -> SessionMessage | JSONRPCError:
-    """One inbound line as a message, or the error that answers it (see the module docstring)."""
+def decode(line: bytes, limit: MessageLimit, *, checked: bool = False) -> SessionMessage | JSONRPCError:
+    """One inbound line as a message, or the error that answers it (see the module docstring); `checked`: the
+    line is known to be within `limit`."""
     try:
-        limit.check(line)
+        if not checked:
+            limit.check(line)
         message = jsonrpc_message_adapter.validate_json(line, by_name=False)
     except MessageTooLarge as exc:
         return _refused(exc)
@@ -158,27 +161,44 @@ async def _claimed_stdio(limit: MessageLimit) -> AsyncIterator[_PipeWire | _File
         os.close(saved_out)
 
 
+class Lean(Protocol):
+    """The lean path (`surface.server.LeanCalls`): lines it takes never reach the SDK's dispatcher."""
+
+    def attach(self, task_group: anyio.abc.TaskGroup, write: Callable[[bytes], Awaitable[None]]) -> None: ...
+
+    def offer(self, line: bytes) -> bool: ...
+
+    def cancel_all(self) -> None: ...
+
+
 @asynccontextmanager
-async def answering_stdio_server(limit: MessageLimit) -> AsyncIterator[tuple[Any, Any]]:
-    """(read, write) streams for `Server.run` over stdin/stdout; malformed and over-limit lines are answered."""
+async def answering_stdio_server(limit: MessageLimit, lean: Lean | None = None) -> AsyncIterator[tuple[Any, Any]]:
+    """(read, write) streams for `Server.run` over stdin/stdout; malformed and over-limit lines are answered.
+
+    With `lean`, each line within the limits is offered to it first (pipes only: over a regular file the
+    writes go through worker threads, where a response written directly could overtake queued ones)."""
     async with _claimed_stdio(limit) as wire:
         deliver, read_stream = anyio.create_memory_object_stream[SessionMessage](0)
         write_stream, outgoing = anyio.create_memory_object_stream[SessionMessage](0)
         answer = write_stream.clone()
+        offer = lean.offer if lean is not None and isinstance(wire, _PipeWire) else None
 
         async def read_lines() -> None:
             async with deliver, answer:
                 while True:
                     try:
                         line = await wire.read()
-                    except MessageTooLarge as exc:
-                        item: SessionMessage | JSONRPCError = _refused(exc)
-                    else:
                         if not line:
                             return  # EOF: the client is gone
                         if not line.strip():
                             continue
-                        item = decode(line, limit)
+                        limit.check(line)
+                    except MessageTooLarge as exc:
+                        item: SessionMessage | JSONRPCError = _refused(exc)
+                    else:
+                        if offer is not None and offer(line):
+                            continue
+                        item = decode(line, limit, checked=True)
                     try:
                         if isinstance(item, JSONRPCError):
                             logger.warning("malformed input on stdin: %s", item.error.message[:200])
@@ -205,10 +225,15 @@ async def answering_stdio_server(limit: MessageLimit) -> AsyncIterator[tuple[Any
                 with reading:
                     await read_lines()
 
+            if offer is not None:
+                assert lean is not None
+                lean.attach(tg, wire.write)
             tg.start_soon(read_until_done)
             tg.start_soon(write_lines)
             try:
                 yield read_stream, write_stream
             finally:
                 reading.cancel()
+                if lean is not None:
+                    lean.cancel_all()  # like the dispatcher at the end of its stream: requests in flight end
                 await write_stream.aclose()  # the writer ends once it has written what it was given
