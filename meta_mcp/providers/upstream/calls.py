@@ -26,7 +26,10 @@ from typing import Any
 
 import mcp_types as types
 from mcp import Client, MCPError
+from mcp.client.session import _clamp_inbound_ttl, _later_revision_fields
+from mcp.shared.inbound import MCP_NAME_HEADER, encode_header_value
 from mcp_types import CONNECTION_CLOSED, PARSE_ERROR, REQUEST_TIMEOUT
+from mcp_types import methods as _methods
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import TypeAdapter
 
@@ -36,6 +39,13 @@ from meta_mcp.providers.upstream.supervisor import Supervisor
 
 _RAW = TypeAdapter(dict[str, Any])
 """Results are kept as the wire dicts the upstream sent: exact passthrough, no model round trip."""
+
+
+def _lean_channel(client: Client) -> Any:
+    """The connection's `LeanChannel` when it has a live one (see `providers.connect.open_transport`)."""
+    dispatcher = getattr(client.session, "_dispatcher", None)
+    channel = getattr(getattr(dispatcher, "_read_stream", None), "lean", None)
+    return channel if channel is not None and not channel.closed and hasattr(client.session, "_stamp") else None
 
 
 class SessionState:
@@ -75,7 +85,6 @@ class Calls:
 
     async def request(self, request: Any, what: str, call: CallContext = NO_CONTEXT) -> dict[str, Any]:
         """Send `request` (described as `what` in errors) and return its result as a wire dict."""
-        name = self._provider.name
         client = await self._supervisor.live_client(what, self._timeout)
         with self._backchannel.serving(call):
             try:
@@ -83,29 +92,70 @@ class Calls:
                     request, _RAW, request_read_timeout_seconds=self._timeout, progress_callback=call.progress
                 )
             except MCPError as exc:
-                if exc.error.code == REQUEST_TIMEOUT:
-                    raise ToolError(
-                        f"Server {name!r} timed out: no answer to {what} within {self._timeout:g} s; "
-                        "the request was cancelled upstream."
-                    ) from None
-                if exc.error.code == CONNECTION_CLOSED:
-                    self._supervisor.mark_lost()  # calls from now on wait for the restart
-                    how = self._supervisor.end_reason or "closed the connection (crashed or exited)"
-                    raise ToolError(
-                        f"Server {name!r} {how} during {what}; it is being restarted — try again shortly."
-                    ) from None
-                if exc.error.code == PARSE_ERROR:  # not JSON-RPC, or over the limits (see providers/connect.py)
-                    raise ToolError(
-                        f"Server {name!r} sent an invalid response to {what}: {exc.error.message}"
-                    ) from None
-                raise
+                raise self._tool_error(exc, what) from None
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None, call: CallContext) -> dict[str, Any]:
+        client = await self._supervisor.live_client(f"tools/call {name!r}", self._timeout)
+        lean = _lean_channel(client)
+        if lean is not None:
+            return await self._lean_call(client, lean, name, arguments, call)
         params = types.CallToolRequestParams(
             name=name, arguments=arguments, _meta=call.meta or None,
             input_responses=call.input_responses, request_state=call.request_state,
         )
         return await self.request(types.CallToolRequest(params=params), f"tools/call {name!r}", call)
+
+    async def _lean_call(self, client: Client, lean: Any, name: str, arguments: dict[str, Any] | None,
+                         call: CallContext) -> dict[str, Any]:
+        """`tools/call` on the connection's lean channel (`providers.connect.LeanChannel`): what
+        `ClientSession.send_request` does — the request as the SDK would dump and stamp it for the negotiated
+        version, its result clamped, checked against that version's result type and sieved of later
+        revisions' fields — without a request model, the dispatcher's clock and queue, or a result model."""
+        what = f"tools/call {name!r}"
+        params: dict[str, Any] = {"name": name}
+        if arguments is not None:
+            params["arguments"] = arguments
+        if call.meta:
+            params["_meta"] = dict(call.meta)
+        if call.input_responses is not None:
+            params["inputResponses"] = call.input_responses
+        if call.request_state is not None:
+            params["requestState"] = call.request_state
+        data: dict[str, Any] = {"method": "tools/call", "params": params}
+        opts: dict[str, Any] = {}
+        client.session._stamp(data, opts)  # noqa: SLF001 - the SDK's own envelope and headers for this version
+        headers = opts.get("headers") or {}
+        if MCP_NAME_HEADER not in headers:
+            headers[MCP_NAME_HEADER] = encode_header_value(name)
+        with self._backchannel.serving(call):
+            try:
+                raw = await lean.request("tools/call", data["params"], timeout=self._timeout,
+                                         progress=call.progress, headers=headers)
+            except MCPError as exc:
+                raise self._tool_error(exc, what) from None
+        _clamp_inbound_ttl(raw)
+        version = client.protocol_version or "2025-11-25"
+        try:
+            _methods.validate_server_result("tools/call", version, raw)
+        except KeyError:
+            pass
+        if not (foreign := _later_revision_fields("tools/call", version)).isdisjoint(raw):
+            raw = {key: value for key, value in raw.items() if key not in foreign}
+        return raw
+
+    def _tool_error(self, exc: MCPError, what: str) -> Exception:
+        """What an `MCPError` of a request becomes: a `ToolError` saying what happened, or itself."""
+        name = self._provider.name
+        if exc.error.code == REQUEST_TIMEOUT:
+            return ToolError(f"Server {name!r} timed out: no answer to {what} within {self._timeout:g} s; "
+                             "the request was cancelled upstream.")
+        if exc.error.code == CONNECTION_CLOSED:
+            self._supervisor.mark_lost()  # calls from now on wait for the restart
+            how = self._supervisor.end_reason or "closed the connection (crashed or exited)"
+            return ToolError(f"Server {name!r} {how} during {what}; it is being restarted — try again shortly.")
+        if exc.error.code == PARSE_ERROR:  # not JSON-RPC, or over the limits (see providers/connect.py)
+            return ToolError(f"Server {name!r} sent an invalid response to {what}: {exc.error.message}")
+        return exc
 
     async def read_resource(self, uri: str, call: CallContext) -> dict[str, Any]:
         params = types.ReadResourceRequestParams(
