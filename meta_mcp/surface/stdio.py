@@ -3,9 +3,9 @@
 Why not the SDK's `mcp.server.stdio.stdio_server`:
 - Pipes instead of threads. Given no streams, the SDK reads stdin and writes stdout through
   `anyio.wrap_file`, one worker-thread hand-off per line read, write and flush — profiled at ~18 %
-  of meta-mcp's CPU per proxied call. When stdin and stdout are pipes, sockets or terminals (always,
+  of meta-mcp's CPU per proxied call. When stdin and stdout are pipes or sockets (always,
   under a host), we read and write them with asyncio pipe streams instead (a worker thread only when
-  they are regular files). Like the SDK, the real fds are kept privately and fd 0 / fd 1 are pointed
+  they are regular files, /dev/null or a terminal). Like the SDK, the real fds are kept privately and fd 0 / fd 1 are pointed
   at /dev/null and stderr while serving, so stray output of anything in the process cannot corrupt
   the protocol; they are restored on exit.
 - Bounded input. Every line is checked against `max_message_bytes` — its size and its number of JSON
@@ -97,7 +97,7 @@ class _PipeWire:
 
 
 class _FileWire:
-    """Lines in and out over regular files (stdin or stdout redirected to one): a worker thread per line."""
+    """Lines in and out over regular files or character devices (a terminal, /dev/null): a worker thread per line."""
 
     def __init__(self, read_file: Any, write_file: Any, limit: MessageLimit) -> None:
         self._in, self._out, self._limit = read_file, write_file, limit
@@ -122,8 +122,10 @@ class _FileWire:
 
 
 def _is_stream(fd: int) -> bool:
+    """A pipe or a socket. Not a character device: /dev/null cannot be polled at all (uvloop's libuv aborts the
+    process on it), and a terminal is a person typing, where a worker thread per line costs nothing."""
     mode = os.fstat(fd).st_mode
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 @asynccontextmanager
