@@ -78,6 +78,15 @@ class Snapshot:
     prompts: list[dict[str, Any]] = field(default_factory=list)
     prompt_routes: dict[str, Route] = field(default_factory=dict)
 
+    def listed_schema(self, name: str) -> dict[str, Any] | None:
+        """The `inputSchema` tools/list shows for tool `name`, or None when it does not list it (computed once per
+        snapshot: the SDK asks it on every 2026-era call with arguments, see `surface.server`)."""
+        schemas = self.__dict__.get("_listed_schemas")
+        if schemas is None:
+            schemas = {tool["name"]: tool.get("inputSchema") for tool in self.tools}
+            object.__setattr__(self, "_listed_schemas", schemas)
+        return schemas.get(name)
+
     def signature(self) -> tuple[Any, Any, Any]:
         """A cheap value that differs when a client-visible list differs (tools, resources, prompts)."""
         return (self.tools, self.resources + self.resource_templates, self.prompts)

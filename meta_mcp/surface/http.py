@@ -34,6 +34,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from typing import Any
 
 import anyio
@@ -45,6 +46,10 @@ Receive = Any
 Send = Any
 logger = logging.getLogger(__name__)
 
+
+MCP_SCOPE: ContextVar[Scope | None] = ContextVar("meta_mcp_mcp_scope", default=None)
+"""The ASGI scope of the MCP request being served (set by `HttpGuard`), for the SDK's callbacks that get no
+request (`surface.server`'s tool input schema lookup)."""
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -98,6 +103,7 @@ class HttpGuard:
                           "protection: meta-mcp on loopback answers only local hosts and origins)")
             return
         if is_mcp:
+            MCP_SCOPE.set(scope)
             accept = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"accept"), "")
             if method == "POST" and not _accepts(accept, "application/json", "text/event-stream"):
                 await _reject(send, 406, "Not Acceptable: the client must accept application/json and "

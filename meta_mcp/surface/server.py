@@ -47,6 +47,7 @@ from meta_mcp.registry.workspaces import DEFAULT, Workspaces
 from meta_mcp.pipes import valid_id
 from meta_mcp.services.telemetry import server_middleware
 from meta_mcp.surface import input_bridge
+from meta_mcp.surface.http import MCP_SCOPE
 
 logger = logging.getLogger(__name__)
 _ALL_CHANGES = NotificationOptions(prompts_changed=True, resources_changed=True, tools_changed=True)
@@ -412,6 +413,32 @@ def build_server(workspaces: Workspaces, policy: PolicyStore | None = None, lean
     async def listen(ctx: ServerRequestContext[Any], params: types.SubscriptionsListenRequestParams) -> Any:
         return await ws(ctx).notifier.listen(ctx, params)
 
+    def tool_input_schema(name: str) -> Any:
+        """The inputSchema tools/list shows this request's caller for tool `name` (None: not listed to it). The
+        SDK checks a 2026-era call's Mcp-Param-* headers against it; without this it runs our whole tools/list
+        for every such call to find it."""
+        scope = MCP_SCOPE.get()
+        if scope is None:
+            registry, identity = workspaces.get(DEFAULT), LOCAL
+        else:
+            identity = identity_in(scope, LOCAL)
+            wanted = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == header_key), None)
+            workspace = wanted or identity.default_workspace
+            if not identity.may_use(workspace):
+                return None
+            try:
+                registry = workspaces.get(workspace)
+            except ValueError:
+                return None
+        schema = registry.snapshot.listed_schema(name)
+        if schema is not None and policy is not None:
+            rules = policy.rules(identity, registry.workspace)
+            if rules is not None and not rules.tool_allowed(name):
+                return None
+        return schema
+
+    header_key = header.lower().encode("latin-1")
+
     server = _MetaServer(
         "meta-mcp",
         version=__version__,
@@ -438,6 +465,7 @@ def build_server(workspaces: Workspaces, policy: PolicyStore | None = None, lean
     # call, for nothing. With tracing on it is kept, behind the one that takes the trace context from HTTP
     # headers, so its server span starts each request's trace (or continues the caller's); off, none.
     server.middleware = server_middleware()
+    server.get_tool_input_schema = tool_input_schema
     if lean is not None:
         lean.server = server
     return server
