@@ -182,8 +182,8 @@ def extract(rev: str, work: Path) -> Path:
 async def amain(a: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="meta-mcp-instr-"))
     variants: list[tuple[str, dict[str, str], Path | None]] = []
-    if a.baseline:
-        variants.append((f"rev:{a.baseline}", {}, extract(a.baseline, work)))
+    for rev in a.baseline:
+        variants.append((f"rev:{rev}", {}, extract(rev, work)))
     variants.append(("this tree", {}, None))
     for spec in a.variant:
         name, _, envs = spec.partition(":")
@@ -219,7 +219,8 @@ def main() -> int:
     p.add_argument("--calls", type=int, default=200, help="calls per figure (default 200)")
     p.add_argument("--warmup", type=int, default=30)
     p.add_argument("--concurrency", type=int, default=8)
-    p.add_argument("--baseline", metavar="REV", help="first measure meta-mcp as of git revision REV")
+    p.add_argument("--baseline", metavar="REV", action="append", default=[],
+                   help="first measure meta-mcp as of git revision REV (repeatable)")
     p.add_argument("--variant", metavar="NAME:K=V[,K=V]", action="append", default=[],
                    help="also measure this tree with this environment (repeatable)")
     p.add_argument("--python", default=sys.executable)

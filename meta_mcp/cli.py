@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--on-tool-change", dest="on_tool_change", choices=["warn", "quarantine", "accept"], help="a tool whose definition changed since first seen: warn (default), quarantine until approved, or accept")
     serve.add_argument("--no-scrub-env", dest="scrub_env", action="store_const", const=False,
                        help="keep secrets in meta-mcp's own environment block (no re-exec at start)")
+    serve.add_argument("--workers", type=int, metavar="N",
+                       help="HTTP: N worker processes on one port (N > 1 needs a Redis state store; handshake-era "
+                       "sessions stay on the worker that opened them; see docs/state.md)")
     serve.add_argument("--gateway", metavar="URL|docker", help="use a Docker MCP Gateway: its URL (token from "
                        "MCP_GATEWAY_AUTH_TOKEN) or docker (docker mcp gateway run); see README")
     from meta_mcp.cli_catalog import add_catalog_parser
@@ -140,6 +143,8 @@ def _prespawn(config: Path | None, environ: Mapping[str, str]):  # noqa: ANN202 
 def _serve(args: argparse.Namespace, *, real_command_line: bool = False) -> int:
     _set_non_dumpable()
     environ = _startup_environ(args, real_command_line)
+    if os.environ.get("META_MCP_WORKER") is None and _workers(args, environ) > 1:
+        return _serve_workers(args, environ)
     prespawned = _prespawn(args.config, environ)
     try:
         return _serve_with(args, prespawned, environ)
@@ -367,7 +372,9 @@ def _serve_with(args: argparse.Namespace, prespawned, environ: Mapping[str, str]
 
         if (auth := http_auth(settings)) is None:
             return 2
-        serve = functools.partial(serve_http, auth=auth)
+        from meta_mcp.surface.http import Worker
+
+        serve = functools.partial(serve_http, auth=auth, worker=Worker.from_environ(os.environ))
     from meta_mcp.services.state import StateError
 
     try:
@@ -378,6 +385,121 @@ def _serve_with(args: argparse.Namespace, prespawned, environ: Mapping[str, str]
         print(f"meta-mcp: state store: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _workers(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """--workers, else META_MCP_WORKERS (environment or ./.env), else 1; before Settings exist."""
+    if args.workers is not None:
+        return args.workers
+    value = environ.get("META_MCP_WORKERS")
+    if value is None and Path(".env").is_file():
+        from dotenv import dotenv_values
+
+        value = dotenv_values(".env").get("META_MCP_WORKERS")
+    try:
+        return int(value) if value and value.strip() else 1
+    except ValueError:
+        return 1  # Settings reports it
+
+
+def _serve_workers(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """The parent of `--workers N`: binds the port once, starts N workers (each `meta-mcp serve` as given,
+    with the listening socket, the full environment handed over as at start-up, and `META_MCP_WORKER`),
+    restarts one that dies, and stops them all on SIGTERM/SIGINT. It serves nothing itself."""
+    import signal
+    import socket
+    import subprocess
+    import tempfile
+    import time
+
+    from pydantic import ValidationError
+
+    overrides = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
+    try:
+        settings = _settings(environ, overrides)
+    except ValidationError as exc:
+        print(f"meta-mcp: invalid setting: {exc}", file=sys.stderr)
+        return 2
+    if settings.transport != "http":
+        print("meta-mcp: --workers is for --transport http (a stdio server has one client)", file=sys.stderr)
+        return 2
+    store = settings.state_url or settings.redis_url or "sqlite://"
+    if store.split(":", 1)[0] not in ("redis", "rediss", "unix"):
+        print(f"meta-mcp: --workers {settings.workers} needs a state store the workers share, with its change feed: "
+              f"Redis (--state redis://host:6379/0 or REDIS_URL), not {store.split(':', 1)[0]}://", file=sys.stderr)
+        return 2
+    count = settings.workers
+    try:
+        listener = socket.create_server((settings.host, settings.port), backlog=2048, reuse_port=False)
+    except OSError as exc:
+        print(f"meta-mcp: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
+        return 1
+    listener.set_inheritable(True)
+    sockets = tempfile.mkdtemp(prefix="meta-mcp-workers-")
+    handover = _ENV_MAGIC + b"".join(os.fsencode(k) + b"=" + os.fsencode(v) + b"\0" for k, v in environ.items())
+    kept = {k: v for k, v in os.environ.items() if _kept(k, v) and k != ENV_FD_VAR}
+    stopping = False
+    children: dict[int, subprocess.Popen] = {}
+
+    def start(index: int) -> None:
+        fd = _anonymous_file(handover)
+        os.set_inheritable(fd, True)
+        worker = f"{index}/{count}/{listener.fileno()}/{sockets}"
+        env = {**kept, ENV_FD_VAR: str(fd), "META_MCP_WORKER": worker}
+        try:
+            children[index] = subprocess.Popen(sys.orig_argv, env=env, pass_fds=(fd, listener.fileno()),
+                                               preexec_fn=_die_with_parent)
+        finally:
+            os.close(fd)
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"meta-mcp: {count} workers on http://{settings.host}:{listener.getsockname()[1]}/mcp", file=sys.stderr,
+          flush=True)
+    for index in range(count):
+        start(index)
+    restarts: dict[int, float] = {}
+    try:
+        while not stopping:
+            time.sleep(0.2)
+            for index, child in list(children.items()):
+                if child.poll() is not None and not stopping:
+                    wait = 1.0 if time.monotonic() - restarts.get(index, 0.0) > 10 else 5.0
+                    print(f"meta-mcp: worker {index} exited with code {child.returncode}; restarting it in "
+                          f"{wait:g} s", file=sys.stderr, flush=True)
+                    time.sleep(wait)
+                    restarts[index] = time.monotonic()
+                    if not stopping:
+                        start(index)
+    finally:
+        deadline = time.monotonic() + 15
+        for child in children.values():
+            try:
+                child.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        listener.close()
+        import shutil
+
+        shutil.rmtree(sockets, ignore_errors=True)
+    return 0
+
+
+def _die_with_parent() -> None:
+    """In a worker, before exec: SIGTERM when the parent dies (Linux), so no worker outlives it."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _loop_options(event_loop: str) -> dict:

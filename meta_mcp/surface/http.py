@@ -32,9 +32,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import socket
 from collections.abc import AsyncIterator
+from contextlib import suppress
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -351,3 +355,164 @@ def uvicorn_limits(settings: Settings) -> dict[str, Any]:
     return {"http": header_timeout_protocol(settings.http_header_timeout, settings.http_max_header_bytes),
             "h11_max_incomplete_event_size": settings.http_max_header_bytes,
             "timeout_keep_alive": settings.http_keep_alive_s, "limit_concurrency": settings.http_max_connections}
+
+
+# -- worker processes (`--workers N`) ------------------------------------------------------------------------
+
+WORKER_ENV = "META_MCP_WORKER"
+"""`index/count/listen_fd/socket_dir` of a worker process, set by the parent (`meta_mcp.cli`) for each worker."""
+_HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer", b"upgrade",
+                         b"proxy-connection"})
+
+
+@dataclass(frozen=True)
+class Worker:
+    """One of `count` processes serving one port (see `docs/state.md`, "Worker processes").
+
+    All workers accept on the listening socket the parent bound (`listen_fd`); 2026-era requests are
+    stateless and served by whichever worker accepted the connection. A handshake-era session lives in
+    the worker that opened it: its id names that worker (`owner`: the id's first 8 hex digits modulo
+    `count`, which `mint_session_ids` makes true for the ids this worker hands out), and a request for
+    another worker's session is forwarded to it over that worker's unix socket (`SessionRouter`).
+    """
+
+    index: int
+    count: int
+    listen_fd: int
+    socket_dir: str
+
+    @classmethod
+    def from_environ(cls, environ: Any) -> Worker | None:
+        value = environ.get(WORKER_ENV)
+        if not value:
+            return None
+        index, count, fd, directory = value.split("/", 3)
+        return cls(int(index), int(count), int(fd), directory)
+
+    def describe(self) -> str:
+        return f"{self.index}/{self.count}/{self.listen_fd}/{self.socket_dir}"
+
+    def socket_path(self, index: int) -> str:
+        return os.path.join(self.socket_dir, f"worker-{index}.sock")
+
+    def owner(self, session_id: str) -> int | None:
+        try:
+            return int(session_id[:8], 16) % self.count
+        except ValueError:
+            return None
+
+    def mint_session_ids(self) -> None:
+        """Make the SDK's session manager hand out ids this worker owns (random ids, as before, drawn until
+        their first 8 hex digits modulo `count` are this worker's index: `count` draws on average)."""
+        import uuid
+
+        from mcp.server import streamable_http_manager
+
+        def uuid4() -> uuid.UUID:
+            while True:
+                candidate = uuid.uuid4()
+                if int(candidate.hex[:8], 16) % self.count == self.index:
+                    return candidate
+
+        streamable_http_manager.uuid4 = uuid4  # type: ignore[attr-defined]
+
+    def sockets(self) -> list[socket.socket]:
+        """The shared listening socket and this worker's own unix socket (for sessions forwarded to it)."""
+        shared = socket.socket(fileno=self.listen_fd)
+        path = self.socket_path(self.index)
+        with suppress(FileNotFoundError):
+            os.unlink(path)
+        own = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        own.bind(path)
+        os.chmod(path, 0o600)
+        own.listen(128)
+        own.setblocking(False)
+        return [shared, own]
+
+
+class SessionRouter:
+    """ASGI, outermost in a worker: a request to the MCP endpoint naming another worker's session (the
+    `Mcp-Session-Id` header) is forwarded to that worker over its unix socket, streamed both ways (an SSE
+    stream for as long as the client keeps it); anything else is this worker's. The owner applies every
+    check (authentication, the guard, the session's owner); a worker that cannot be reached is 503."""
+
+    def __init__(self, app: Any, worker: Worker, path: str = "/mcp") -> None:
+        self.app = app
+        self.worker = worker
+        self.path = path
+        self._clients: dict[int, Any] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path", "").rstrip("/") == self.path:
+            session = next((v for k, v in scope.get("headers", []) if k == b"mcp-session-id"), None)
+            if session is not None:
+                owner = self.worker.owner(session.decode("latin-1"))
+                if owner is not None and owner != self.worker.index:
+                    await self._forward(owner, scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+    def _client(self, owner: int) -> Any:
+        client = self._clients.get(owner)
+        if client is None:
+            import httpx2
+
+            transport = httpx2.AsyncHTTPTransport(uds=self.worker.socket_path(owner))
+            client = self._clients[owner] = httpx2.AsyncClient(
+                transport=transport, timeout=httpx2.Timeout(None, connect=5.0),
+                limits=httpx2.Limits(max_connections=None, max_keepalive_connections=64, keepalive_expiry=4))
+        return client
+
+    async def _forward(self, owner: int, scope: Scope, receive: Receive, send: Send) -> None:
+        import httpx2
+
+        body_done = anyio.Event()
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                while True:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        return
+                    if chunk := message.get("body", b""):
+                        yield chunk
+                    if not message.get("more_body", False):
+                        return
+            finally:
+                body_done.set()
+
+        query = scope.get("query_string", b"")
+        url = "http://worker" + scope.get("raw_path", scope["path"].encode()).decode("latin-1") + (
+            "?" + query.decode("latin-1") if query else "")
+        headers = [(k, v) for k, v in scope.get("headers", []) if k not in _HOP_BY_HOP]
+        declares_body = scope.get("method") in ("POST", "PUT", "PATCH") or _declares_body(scope)
+        request = self._client(owner).build_request(scope["method"], url, headers=headers,
+                                                    content=body() if declares_body else None)
+        if not declares_body:
+            body_done.set()
+        try:
+            response = await self._client(owner).send(request, stream=True)
+        except httpx2.TransportError as exc:
+            logger.warning("worker %d: cannot reach worker %d for a session of its own: %s", self.worker.index,
+                           owner, exc)
+            await _reject(send, 503, f"Service Unavailable: the worker serving this session is not reachable ({exc})")
+            return
+        async with anyio.create_task_group() as tg:
+
+            async def client_gone() -> None:  # the client went away: stop relaying (an SSE stream never ends)
+                await body_done.wait()
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(client_gone)
+            try:
+                await send({"type": "http.response.start", "status": response.status_code,
+                            "headers": [(k, v) for k, v in response.headers.raw if k.lower() not in _HOP_BY_HOP]})
+                async for chunk in response.aiter_raw():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await response.aclose()
+                tg.cancel_scope.cancel()

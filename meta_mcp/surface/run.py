@@ -30,6 +30,7 @@ from meta_mcp.surface.server import LeanCalls, build_server
 
 if TYPE_CHECKING:
     from meta_mcp.providers.gateway import GatewayConnection
+    from meta_mcp.surface.http import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -116,14 +117,15 @@ async def serve_stdio(services: Services, preload: list[ServerSpec], prespawned:
 
 
 async def serve_http(services: Services, preload: list[ServerSpec], prespawned: Prespawned,
-                     auth: Auth | None = None) -> None:
+                     auth: Auth | None = None, worker: Worker | None = None) -> None:
     """Serve streamable HTTP at `http://HOST:PORT/mcp` until interrupted, every route behind authentication,
-    the policy on every call path (`meta_mcp.auth`; `auth` as checked by `prepare`, else checked here)."""
+    the policy on every call path (`meta_mcp.auth`; `auth` as checked by `prepare`, else checked here).
+    As one of several `worker`s: on the socket the parent bound, other workers' sessions forwarded to them."""
     import uvicorn
 
     from meta_mcp.auth import setup
     from meta_mcp.console import mount_console
-    from meta_mcp.surface.http import Dispatch, HttpGuard, answer_plainly, uvicorn_limits
+    from meta_mcp.surface.http import Dispatch, HttpGuard, SessionRouter, answer_plainly, uvicorn_limits
 
     settings = services.settings
     auth = auth if auth is not None else setup.prepare(settings)
@@ -145,6 +147,9 @@ async def serve_http(services: Services, preload: list[ServerSpec], prespawned: 
                                              session_idle_timeout=settings.http_session_idle_timeout)
         other = mount_console(api, workspaces, services)  # the web console at /ui in front of the API
         app = setup.guarded(auth, HttpGuard(Dispatch(mcp_app, other), settings), server)
+        if worker is not None:
+            worker.mint_session_ids()
+            app = SessionRouter(app, worker)
         config = uvicorn.Config(
             app, host=settings.host, port=settings.port, log_config=None, access_log=False,
             log_level=settings.log_level.lower(), lifespan="on", **uvicorn_limits(settings),
@@ -154,5 +159,5 @@ async def serve_http(services: Services, preload: list[ServerSpec], prespawned: 
         if not auth.authenticator.enabled and not setup.is_loopback(settings.host):
             logger.warning("listening on %s with --insecure-no-auth: no authentication and no DNS-rebinding "
                            "protection; only a proxy that authenticates every request may stand in front", settings.host)
-        await uvicorn.Server(config).serve()
+        await uvicorn.Server(config).serve(sockets=worker.sockets() if worker is not None else None)
         tg.cancel_scope.cancel()
