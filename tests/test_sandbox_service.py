@@ -32,8 +32,18 @@ from meta_mcp.services.sandbox.names import assign_identifiers
 from meta_mcp.services.sandbox.source import check
 from meta_mcp.settings import Settings
 
-sys.path.insert(0, str(Path(__file__).parent / "upstreams"))
-import rich
+def _load_rich() -> Any:
+    """tests/upstreams/rich.py by path: a PyPI package named `rich` may come first on sys.path."""
+    import importlib.util
+
+    sys.path.insert(0, str(Path(__file__).parent / "upstreams"))  # rich.py imports its sibling _common
+    spec = importlib.util.spec_from_file_location("rich_upstream", Path(__file__).parent / "upstreams" / "rich.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+rich = _load_rich()
 
 # -- identifiers ------------------------------------------------------------------------------------
 

@@ -89,7 +89,7 @@ async def reconcile(ws: Workspace, owned: Callable[[str], bool]) -> None:
     registry = ws.registry
     for name in [n for n in registry.servers if owned(n) and n not in records]:
         logger.info("workspace %r: %r was removed by another replica", ws.name, name)
-        await registry.remove_server(name)
+        await registry.remove_server(name, missing_ok=True)
     for record in records.values():
         if record.name in registry.servers:
             continue

@@ -238,12 +238,12 @@ async def _start(ws: Workspace, spec: ServerSpec, record: ServerRecord) -> Added
     provider = await registry.add_server(spec)
     if provider.status != "ready":
         reason = provider.last_error or provider.status
-        await registry.remove_server(spec.name)
+        await registry.remove_server(spec.name, missing_ok=True)
         return DidNotStart(spec.name, reason)
     try:
         await ws.services.state.put_server(ws.name, record)
     except StateError as exc:
-        await registry.remove_server(spec.name)
+        await registry.remove_server(spec.name, missing_ok=True)
         return NotSaved(spec.name, str(exc))
     await _announce(ws)
     return Added(spec.name, provider.status, tuple(registry.exposed_tools_of(spec.name)))

@@ -195,10 +195,15 @@ class Registry:
         except ValueError as exc:
             logger.error("config: %s", exc)
 
-    async def remove_server(self, name: str) -> None:
-        """Stop or disconnect server `name` (unless another workspace shares it) and drop its components."""
+    async def remove_server(self, name: str, *, missing_ok: bool = False) -> None:
+        """Stop or disconnect server `name` (unless another workspace shares it) and drop its components.
+
+        An unknown `name` is an `INVALID_PARAMS` error, or nothing with `missing_ok` (a clean-up that may
+        race another: a replica's change applied meanwhile)."""
         provider = self._servers.pop(name, None)
         if provider is None:
+            if missing_ok:
+                return
             raise _unknown("server", name, self._servers)
         self._prefixes.pop(name, None)
         self._curations.pop(name, None)

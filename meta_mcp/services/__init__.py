@@ -75,6 +75,11 @@ class Services:
             )
         return self._catalog
 
+    def close(self) -> None:
+        """Release what the services started: the sandbox's pre-started processes."""
+        if self._sandbox is not None:
+            self._sandbox.close()
+
     @property
     def sandbox(self) -> Sandbox:
         """The process's one `Sandbox` for run_code."""

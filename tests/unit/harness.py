@@ -124,6 +124,7 @@ async def open_env(tmp_path: Path, *, catalog: dict[str, Any] | str | None = Non
         try:
             yield Env(settings, services, workspaces, upstreams, build_server(workspaces))
         finally:
+            services.close()  # pooled Deno processes of run_code must not outlive the test
             with anyio.CancelScope(shield=True):
                 await workspaces.aclose()
             tg.cancel_scope.cancel()
