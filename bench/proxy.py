@@ -61,6 +61,7 @@ TARGET_P50 = 1.5  # p50 latency <= 1.5x direct
 TARGET_THROUGHPUT = 0.70  # throughput >= 70% of direct (issue 16; was 60 %)
 TARGET_P99_LOAD = 2.0  # p99 under load <= 2x direct (issue 16)
 TARGET_COLD = 1.3  # cold start <= 1.3x direct
+CONTEXTFORGE = "250-400 MCP requests/s per 16-24-worker pod, i.e. ~10-25 per worker"
 
 PHASE_TIMEOUT = 600.0  # hard bound for any one phase (seconds)
 READY_TIMEOUT = 60.0  # bound for a server to come up / list its tool
@@ -206,6 +207,9 @@ class Side:
     pid: Callable[[], int | None] = lambda: None  # the meta-mcp process (for py-spy)
     server_pids: Callable[[], dict[str, int | None]] = dict  # role -> pid, for CPU accounting
     protocol_version: str | None = None
+    url: str = ""  # HTTP: the long-lived server's endpoint
+    echo_url: str = ""  # HTTP: the upstream's endpoint
+    spawn_fresh: Callable[[str], Awaitable[tuple[str, subprocess.Popen[bytes]]]] | None = None  # HTTP meta-mcp
 
 
 @dataclass
@@ -439,7 +443,8 @@ async def http_meta_side(ctx: Ctx, label: str, cfg: Path, env: dict[str, str],
         port = free_port()
         argv = [*ctx.meta_command(label), "serve", "--transport", "http", "--host", "127.0.0.1", "--port", str(port),
                 *ctx.state_args(label), *(["--workers", str(a.workers)] if label == META and a.workers > 1 else [])]
-        proc = ctx.popen([*argv, "--config", str(cfg)], logname, {**env, **ctx.state_env(label)})
+        proc = ctx.popen([*argv, "--config", str(cfg)], logname,
+                         {**env, **ctx.state_env(label), "META_MCP_ALLOW_ADHOC_HTTP": "1"})  # add_server timing
         return port, proc
 
     meta_port, meta_proc = spawn_meta(f"http-{label}.log")
@@ -454,11 +459,22 @@ async def http_meta_side(ctx: Ctx, label: str, cfg: Path, env: dict[str, str],
         await wait_port(port, proc, time.perf_counter() + READY_TIMEOUT)
         return Client(f"http://127.0.0.1:{port}/mcp", mode=mode, cache=None), lambda: stop_process(proc)
 
+    async def fresh(logname: str) -> tuple[str, subprocess.Popen[bytes]]:
+        port, proc = spawn_meta(logname)
+        await wait_port(port, proc, time.perf_counter() + READY_TIMEOUT)
+        return f"http://127.0.0.1:{port}/mcp", proc
+
     side = Side(label, "http", proxied_tool(a), proxy_client, proxy_cold)
+    side.url, side.spawn_fresh = meta_url, fresh
+    side.echo_url = cfg_echo_url(cfg)
     side.pid = lambda: meta_proc.pid
     side.server_pids = lambda: {"meta-mcp": [meta_proc.pid, *child_pids(meta_proc.pid)],  # + its workers
                                 "echo": echo_proc.pid, **ctx.sink_pids(env)}
     return side
+
+
+def cfg_echo_url(cfg: Path) -> str:
+    return json.loads(cfg.read_text())["mcpServers"]["echo"]["url"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -491,6 +507,81 @@ async def cold_start_once(side: Side) -> tuple[float, int]:
     finally:
         cleanup()
     return elapsed, lists
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of one process and its children (workers), MiB."""
+    total = 0
+    for p in [pid, *child_pids(pid)]:
+        with contextlib.suppress(OSError), open(f"/proc/{p}/status") as f:
+            total += next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+    return total / 1024
+
+
+async def measure_rss(side: Side, workspaces: int, sessions: int) -> dict[str, Any]:
+    """A fresh HTTP meta-mcp (the side's settings): RSS idle, with `workspaces` idle workspaces (each made by one
+    2026-era tools/list naming it), then with `sessions` idle handshake-era sessions (initialize +
+    notifications/initialized, nothing else)."""
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    assert side.spawn_fresh is not None
+    url, proc = await side.spawn_fresh(f"http-{side.label}-rss.log")
+    try:
+        async with Client(url, mode="legacy", cache=None) as c:
+            await list_until_tool(c, side.tool, time.perf_counter() + READY_TIMEOUT)
+        await anyio.sleep(2)
+        out: dict[str, Any] = {"idle_mib": rss_mib(proc.pid)}
+        for i in range(workspaces):
+            http = httpx2.AsyncClient(headers={"X-MCP-Workspace": f"bench-ws-{i}"})
+            async with http, Client(streamable_http_client(url, http_client=http), mode="auto", cache=None) as c:
+                await c.list_tools()
+        await anyio.sleep(2)
+        out["workspaces"] = workspaces
+        out["workspaces_mib"] = rss_mib(proc.pid)
+        headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+        init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}}
+        opened = 0
+        async with httpx2.AsyncClient(timeout=30) as http:
+            for _ in range(sessions):
+                r = await http.post(url, json=init, headers=headers)
+                sid = r.headers.get("mcp-session-id")
+                if r.status_code != 200 or not sid:
+                    out["sessions_error"] = f"HTTP {r.status_code}: {r.text[:200]}"
+                    break
+                await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"},
+                                headers={**headers, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25"})
+                opened += 1
+        await anyio.sleep(2)
+        out["sessions"] = opened
+        out["sessions_mib"] = rss_mib(proc.pid)
+        out["per_workspace_kib"] = 1024 * (out["workspaces_mib"] - out["idle_mib"]) / max(workspaces, 1)
+        out["per_session_kib"] = 1024 * (out["sessions_mib"] - out["workspaces_mib"]) / max(opened, 1)
+        return out
+    finally:
+        stop_process(proc)
+
+
+async def measure_add_server(side: Side, client: Client, reps: int) -> dict[str, Any]:
+    """`add_server` of an ad-hoc server (the echo's URL: a connect, the records saved to the state store) and its
+    `remove_server`, `reps` times, ms."""
+    adds: list[float] = []
+    removes: list[float] = []
+    for i in range(reps):
+        name = f"bench-added-{i}"
+        t0 = time.perf_counter()
+        r = await client.call_tool("add_server", {"name": name, "spec": {"url": side.echo_url}})
+        adds.append((time.perf_counter() - t0) * 1000)
+        if r.is_error or (r.structured_content or {}).get("outcome") != "added":
+            raise RuntimeError(f"add_server failed: {r.content[0].text if r.content else r!r}")
+        t0 = time.perf_counter()
+        r = await client.call_tool("remove_server", {"name": name})
+        removes.append((time.perf_counter() - t0) * 1000)
+        if r.is_error:
+            raise RuntimeError(f"remove_server failed: {r.content[0].text if r.content else r!r}")
+    return {"reps": reps, "add_p50": statistics.median(adds), "add_max": max(adds),
+            "remove_p50": statistics.median(removes)}
 
 
 def ab_order(sides: list[Side], i: int) -> list[Side]:
@@ -609,6 +700,10 @@ async def measure_load(
         await load_calls(clients[s.label], s.tool, conc, conc * 4, f"lw{conc}", errors[s.label])
     for rnd in range(a.load_rounds):
         for s in ab_order(sides, rnd):
+            # Warm again right before each round: while the other sides ran, idle keep-alive connections (the
+            # client's, meta-mcp's to its upstream) expired, and reopening them all at once is not the steady
+            # state under load this measures (it put dozens of slow calls into each round's p99).
+            await load_calls(clients[s.label], s.tool, conc, conc * 2, f"lr{conc}-{rnd}", errors[s.label])
             prof = profiler.start(s, conc) if profiler and rnd == 0 and s.label == "meta-mcp" else None
             before = cpu_snapshot(s)
             try:
@@ -942,6 +1037,16 @@ async def run_transport(ctx: Ctx, transport: str, profiler: Profiler | None) -> 
             with anyio.fail_after(PHASE_TIMEOUT):
                 res["load"][f"c{conc}"] = await measure_load(sides, clients, a, conc, profiler)
             print(f"  [{transport}] load c={conc} done in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+        meta = next((s for s in sides if s.label == META), None)
+        if transport == "http" and meta is not None and a.add_server:
+            with anyio.fail_after(PHASE_TIMEOUT):
+                res["add_server"] = await measure_add_server(meta, clients[META], a.add_server)
+            print(f"  [{transport}] add_server x{a.add_server}: p50 {res['add_server']['add_p50']:.1f} ms",
+                  file=sys.stderr)
+    if transport == "http" and a.rss and meta is not None:
+        with anyio.fail_after(PHASE_TIMEOUT):
+            res["rss"] = await measure_rss(meta, a.rss_workspaces, a.rss_sessions)
+        print(f"  [{transport}] rss: {res['rss']}", file=sys.stderr)
     return res
 
 
@@ -1023,6 +1128,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="HTTP: meta-mcp with this many worker processes (> 1: its state store is Redis); compare "
                         "with --baseline-env META_MCP_WORKERS=1 --state redis, best with --mode auto (2026-era "
                         "requests are served by any worker; a handshake session by the worker that opened it)")
+    p.add_argument("--add-server", type=int, metavar="N", default=None,
+                   help="HTTP: time N add_server/remove_server pairs of an ad-hoc server (the echo's URL) on meta-mcp "
+                        "after the load rounds (default 10, quick 3; 0: off) — what the state backend costs")
+    p.add_argument("--rss", action="store_true",
+                   help="HTTP: a fresh meta-mcp's RSS idle, with --rss-workspaces idle workspaces and then with "
+                        "--rss-sessions idle handshake-era sessions")
+    p.add_argument("--rss-workspaces", type=int, default=100)
+    p.add_argument("--rss-sessions", type=int, default=1000)
     p.add_argument("--json", metavar="FILE", help="also write all results as JSON")
     p.add_argument("--summarize", metavar="FOLDED", help="(alone) summarise py-spy folded files and exit")
     p.add_argument(
@@ -1045,6 +1158,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "load_calls": (2000, 300),
         "load_rounds": (3, 1),
     }
+    defaults["add_server"] = (10, 3)
     for k, (full, q) in defaults.items():
         if getattr(a, k) is None:
             setattr(a, k, q if quick else full)
@@ -1128,6 +1242,27 @@ async def amain(a: argparse.Namespace) -> int:
     if cpu_lines:
         print("CPU ms per call under load, by process (client = this benchmark process):")
         print("\n".join(cpu_lines))
+    per_core = []
+    for tr in transports:
+        for c in a.concurrency:
+            cpu = results.get(tr, {}).get("load", {}).get(f"c{c}", {}).get(META, {}).get("cpu_ms_per_call", {})
+            if cpu.get("meta-mcp"):
+                per_core.append(f"{tr} c={c}: {1000 / cpu['meta-mcp']:,.0f}")
+    if per_core:
+        print("meta-mcp calls/s per core (1000 / its CPU ms per call): " + "; ".join(per_core)
+              + f"  [ContextForge publishes {CONTEXTFORGE}]")
+    for tr in transports:
+        added = results.get(tr, {}).get("add_server")
+        if added:
+            print(f"{tr} add_server (ad-hoc, the echo's URL; state {a.state if a.workers <= 1 else 'redis'}), "
+                  f"{added['reps']}x: p50 {added['add_p50']:.1f} ms, max {added['add_max']:.1f} ms; "
+                  f"remove_server p50 {added['remove_p50']:.1f} ms")
+        rss = results.get(tr, {}).get("rss")
+        if rss:
+            print(f"{tr} RSS of a fresh meta-mcp: idle {rss['idle_mib']:.1f} MiB; with {rss['workspaces']} idle workspaces "
+                  f"{rss['workspaces_mib']:.1f} MiB ({rss['per_workspace_kib']:.0f} KiB each); with {rss['sessions']} "
+                  f"idle handshake sessions more {rss['sessions_mib']:.1f} MiB ({rss['per_session_kib']:.1f} KiB each)"
+                  + (f" [{rss['sessions_error']}]" if rss.get("sessions_error") else ""))
     cost = [line for tr in transports for line in tracing_cost(tr, results.get(tr, {}), a.concurrency)]
     if cost:
         print()
