@@ -986,6 +986,9 @@ def rows_for(transport: str, res: dict[str, Any], concs: list[int]) -> list[Row]
             *(Row(transport, f"vs baseline: throughput c={c}", g("load", f"c{c}", BASE, "cps"),
                   g("load", f"c{c}", META, "cps"), "pct", "calls/s", errors=errs("load", f"c{c}", sides=both))
               for c in concs),
+            *(Row(transport, f"vs baseline: p99 under load c={c}", g("load", f"c{c}", BASE, "p99"),
+                  g("load", f"c{c}", META, "p99"), "ratio", "ms", errors=errs("load", f"c{c}", sides=both))
+              for c in concs),
             *(Row(transport, f"vs baseline: meta-mcp CPU/call c={c}",
                   g("load", f"c{c}", BASE, "cpu_ms_per_call", "meta-mcp"),
                   g("load", f"c{c}", META, "cpu_ms_per_call", "meta-mcp"), "ratio", "ms") for c in concs),
