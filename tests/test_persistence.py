@@ -38,16 +38,11 @@ from support import (
     poll_until,
     text_of,
     tool_names,
-    upstream_argv,
 )
 from test_agent_loop import _catalog, agent_env
+from test_dynamic_surface import spec_of
 
 pytestmark = pytest.mark.anyio
-
-
-def spec_of(name: str) -> dict[str, Any]:
-    argv = upstream_argv(name)
-    return {"command": argv[0], "args": argv[1:]}
 
 
 @pytest.fixture(scope="module")
