@@ -71,11 +71,15 @@ async def pooled(size: int) -> AsyncIterator[Sandbox]:
 
 
 def is_gone(pid: int) -> bool:
+    """Exited and ready to be reaped. A killed Deno's main thread shows "Z" while its other threads are
+    still being torn down, and until they are gone `waitpid` does not report it: so a "Z" counts only
+    once no other thread is left (the pool's own `alive()` check would still see it running)."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        threads = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return True
-    return state in ("Z", "X")
+    return state in ("Z", "X") and len(threads) <= 1
 
 
 # -- the same results and errors ------------------------------------------------------------------
