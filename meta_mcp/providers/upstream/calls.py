@@ -107,7 +107,7 @@ class Calls:
 
     async def _lean_call(self, client: Client, lean: Any, name: str, arguments: dict[str, Any] | None,
                          call: CallContext) -> dict[str, Any]:
-        """`tools/call` on the connection's lean channel (`providers.connect.LeanChannel`): what
+        """`tools/call` on the connection's lean channel (`providers.lean.LeanChannel`): what
         `ClientSession.send_request` does — the request as the SDK would dump and stamp it for the negotiated
         version, its result clamped, checked against that version's result type and sieved of later
         revisions' fields — without a request model, the dispatcher's clock and queue, or a result model."""

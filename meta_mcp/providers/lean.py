@@ -1,0 +1,163 @@
+"""`LeanChannel`: requests to one upstream written past the SDK client's dispatcher.
+
+`providers.upstream.calls` sends `tools/call` (and list pages) through it when the connection has one
+(`providers.connect.open_transport` builds it beside the read stream): the request is written as the
+SDK's dispatcher would write it and its answer is taken out of the read stream before the SDK sees it,
+so a forwarded result is neither re-validated nor re-serialised. The dispatcher's promises hold (see
+the class).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+
+logger = logging.getLogger(__name__)
+
+MAX_ID_DIGITS = 20
+"""An id echoed as a numeric string longer than this is not one of ours (ours are below 2**53): it is
+not converted (a long digit string costs quadratic time to convert, and over 4,300 digits raises)."""
+
+
+LEAN_ID_BASE = 1 << 40
+"""Ids of lean requests start here: far above the SDK client's own (1, 2, 3, …) on the same connection, and
+exact in every JSON implementation (below 2**53)."""
+
+
+class _Slot:
+    __slots__ = ("done", "outcome", "progress")
+
+    def __init__(self, progress: Any) -> None:
+        self.done = anyio.Event()
+        self.outcome: Any = None
+        self.progress = progress
+
+
+class LeanChannel:
+    """Requests to one upstream past the SDK client's dispatcher (see `providers.upstream.calls`).
+
+    A request is written to the transport's write stream as the dispatcher would write it, with an id
+    of its own (`LEAN_ID_BASE` and up); its answer, and progress notifications naming it, are taken out
+    of the read stream (`take`) before the SDK sees them; everything else the upstream sends — its own
+    requests, log messages, list changes, answers to the SDK's requests — reaches the SDK as before.
+    What the SDK's dispatcher promises holds: the timeout counts from the write, and on timeout or when
+    the caller cancels, the upstream is told (`notifications/cancelled`, bounded); a connection that ends
+    fails every request in flight with `CONNECTION_CLOSED`.
+    """
+
+    def __init__(self, write: Any, task_group: anyio.abc.TaskGroup) -> None:
+        self._write = write
+        self._tg = task_group
+        self._pending: dict[int, _Slot] = {}
+        self._next = LEAN_ID_BASE
+        self.closed = False
+
+    async def request(self, method: str, params: dict[str, Any], *, timeout: float | None,
+                      progress: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        """Send `method` with `params` (already stamped for the negotiated version); its result as sent, or
+        `MCPError` (the upstream's error, `REQUEST_TIMEOUT`, `CONNECTION_CLOSED`)."""
+        from mcp import MCPError
+        from mcp.shared.message import ClientMessageMetadata, SessionMessage
+        from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, JSONRPCRequest
+
+        if self.closed:
+            raise MCPError(code=CONNECTION_CLOSED, message="Connection closed")
+        self._next += 1
+        request_id = self._next
+        if progress is not None:
+            params = {**params, "_meta": {**(params.get("_meta") or {}), "progressToken": request_id}}
+        slot = self._pending[request_id] = _Slot(progress)
+        message = SessionMessage(JSONRPCRequest.model_construct(jsonrpc="2.0", id=request_id, method=method,
+                                                                params=params),
+                                 metadata=ClientMessageMetadata(headers=headers) if headers else None)
+        written = False
+        try:
+            await anyio.lowlevel.checkpoint_if_cancelled()
+            written = True
+            try:
+                await self._write.send(message)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                raise MCPError(code=CONNECTION_CLOSED, message="Connection closed") from None
+            with anyio.move_on_after(timeout if timeout is not None else math.inf):
+                await slot.done.wait()
+            if not slot.done.is_set():
+                await self._cancel(request_id, f"timed out after {timeout}s", shield=False)
+                raise MCPError(code=REQUEST_TIMEOUT, message=f"Request {method!r} timed out")
+        except anyio.get_cancelled_exc_class():
+            if written and not slot.done.is_set():
+                await self._cancel(request_id, "caller cancelled", shield=True)
+            raise
+        finally:
+            self._pending.pop(request_id, None)
+        outcome = slot.outcome
+        if isinstance(outcome, dict):
+            return outcome
+        raise MCPError(code=outcome.code, message=outcome.message, data=outcome.data)
+
+    async def _cancel(self, request_id: int, reason: str, *, shield: bool) -> None:
+        from mcp.shared.message import SessionMessage
+        from mcp_types import JSONRPCNotification
+
+        note = JSONRPCNotification(jsonrpc="2.0", method="notifications/cancelled",
+                                   params={"requestId": request_id, "reason": reason})
+        with anyio.CancelScope(shield=shield), anyio.move_on_after(5):
+            try:
+                await self._write.send(SessionMessage(note))
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                pass
+
+    def take(self, item: Any) -> bool:
+        """Whether `item` (from the upstream) is a lean request's answer or progress, now delivered."""
+        if not self._pending:
+            return False
+        message = getattr(item, "message", None)
+        request_id = getattr(message, "id", None)
+        if request_id is not None and not hasattr(message, "method"):  # a response or an error
+            slot = self._pending.get(_as_int(request_id))
+            if slot is None or slot.done.is_set():
+                return False
+            error = getattr(message, "error", None)
+            slot.outcome = error if error is not None else message.result
+            slot.done.set()
+            return True
+        if getattr(message, "method", None) == "notifications/progress":
+            params = message.params or {}
+            token, progress = params.get("progressToken"), params.get("progress")
+            slot = self._pending.get(_as_int(token)) if not isinstance(token, bool) else None
+            if slot is None or slot.progress is None or isinstance(progress, bool) or not isinstance(
+                    progress, (int, float)):
+                return False
+            self._tg.start_soon(_report, slot.progress, float(progress), params.get("total"), params.get("message"))
+            return True
+        return False
+
+    def close(self) -> None:
+        """The connection ended: every request in flight fails with `CONNECTION_CLOSED`."""
+        from mcp_types import CONNECTION_CLOSED, ErrorData
+
+        self.closed = True
+        for slot in self._pending.values():
+            if not slot.done.is_set():
+                slot.outcome = ErrorData(code=CONNECTION_CLOSED, message="Connection closed")
+                slot.done.set()
+
+
+def _as_int(request_id: Any) -> int | None:
+    """The id as the int it was sent as (a peer may echo it as a numeric string, as the SDK also accepts)."""
+    if isinstance(request_id, int) and not isinstance(request_id, bool):
+        return request_id
+    if isinstance(request_id, str) and len(request_id) <= MAX_ID_DIGITS and request_id.isdigit():
+        return int(request_id)
+    return None
+
+
+async def _report(progress: Any, value: float, total: Any, message: Any) -> None:
+    try:
+        await progress(value, total, message)
+    except Exception:  # a caller gone away must not break the upstream connection (the SDK's rule too)
+        logger.exception("progress callback raised")
