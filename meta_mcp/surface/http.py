@@ -9,23 +9,17 @@
   `http_max_body_bytes`: a client that trickles its body is answered 408, one that sends too much
   413, instead of holding a connection and a task forever.
 
-Below the app, `header_timeout_protocol` is uvicorn's HTTP/1.1 protocol (httptools when installed, else
-h11) with a deadline for each request's head (`http_header_timeout`): uvicorn itself has none (its
-keep-alive timeout starts only after a first response), so a client that opens a connection and
-trickles its headers (slowloris) would hold it forever. The head's size is bounded too
-(`http_max_header_bytes`: by this protocol for httptools, by uvicorn's `h11_max_incomplete_event_size`
-for h11).
+Below the app, `http_limits.header_timeout_protocol` bounds each request's head in time and size
+(slowloris).
 
-`answer_plainly()` makes the SDK answer a handshake-era POST with one `application/json` body when
-the request's first message out is its response (no progress, log or server→client request before
-it) — the usual tools/call — and with an SSE stream otherwise, decided per request (`PostResponse`).
-A client whose Accept ranks `text/event-stream` above `application/json` (a higher q, or listed first)
-keeps getting a stream; the SDKs' clients list JSON first.
+`answer_plainly()` (from `plain_answers`) makes the SDK answer a handshake-era POST with one
+`application/json` body when the request's first message out is its response — the usual tools/call — and
+with an SSE stream otherwise. Worker processes (`Worker`, `SessionRouter`) are at the end of this module.
 
 Example:
     answer_plainly()
     app = HttpGuard(Dispatch(server.streamable_http_app(host=settings.host), api_app), settings)
-    uvicorn.Config(app, http=header_timeout_protocol(settings.http_header_timeout), …)
+    uvicorn.Config(app, host=settings.host, port=settings.port, **uvicorn_limits(settings))
 """
 
 from __future__ import annotations
@@ -33,7 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import socket
 from collections.abc import AsyncIterator
 from contextlib import suppress
@@ -44,6 +37,10 @@ from typing import Any
 import anyio
 
 from meta_mcp.settings import Settings
+from meta_mcp.surface.http_limits import header_timeout_protocol as header_timeout_protocol
+from meta_mcp.surface.http_limits import uvicorn_limits as uvicorn_limits
+from meta_mcp.surface.plain_answers import PostResponse as PostResponse
+from meta_mcp.surface.plain_answers import answer_plainly as answer_plainly
 
 Scope = dict[str, Any]
 Receive = Any
@@ -183,178 +180,6 @@ class Dispatch:
             await self.mcp_app(scope, receive, send)
         else:
             await self.other(scope, receive, send)
-
-
-_RESPONSE = re.compile(r'\{"jsonrpc":"2\.0","id":(?:-?\d+|"(?:[^"\\]|\\.)*"),"(?:result|error)":')
-"""The head of a JSON-RPC response as the SDK serialises one (`model_dump_json`: fields in declaration order);
-requests and notifications have `method` where a response has `result` or `error`."""
-PLAIN_WAIT_S = 15.0
-"""How long a POST's answer may wait, headers unsent, for its first message; then SSE is committed (with
-keep-alive pings), as the SDK's 2026-era path does, so a proxy's idle timeout cannot cut a long call."""
-
-
-class PostResponse:
-    """Stands in for `sse_starlette.EventSourceResponse` in the SDK's handshake-era transport (see
-    `answer_plainly`). Same constructor; for a POST it waits for the request's first outgoing message: when
-    that is the response itself (and carries no event id: no resumability) it answers `application/json`
-    with it — what the transport's `json_response` mode sends, without its loss of progress and
-    server→client requests; otherwise (a notification or request first, an event id, nothing within
-    `PLAIN_WAIT_S`) it commits to the SSE stream the SDK would have sent, messages in the same order.
-    Anything but a POST (the GET stream, a replay) is the SDK's SSE response unchanged."""
-
-    def __init__(self, content: Any, *, headers: dict[str, str] | None = None, data_sender_callable: Any = None,
-                 **options: Any) -> None:
-        self.content = content
-        self.headers = headers or {}
-        self.data_sender_callable = data_sender_callable
-        self.options = options
-
-    def _sse(self, content: Any, data_sender: Any) -> Any:
-        from sse_starlette import EventSourceResponse
-
-        return EventSourceResponse(content=content, headers=self.headers, data_sender_callable=data_sender,
-                                   **self.options)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("method") != "POST" or self.data_sender_callable is None or _prefers_sse(scope):
-            await self._sse(self.content, self.data_sender_callable)(scope, receive, send)
-            return
-        content = self.content
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self.data_sender_callable)
-            first: Any = None
-            with anyio.move_on_after(PLAIN_WAIT_S):
-                try:
-                    first = await content.receive()
-                except anyio.EndOfStream:  # closed unanswered (the session ended): what the SDK's SSE sends
-                    first = None
-                    content = _Ended()
-            if isinstance(first, dict) and "id" not in first and _RESPONSE.match(data := first.get("data") or ""):
-                body = data.encode()
-                headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-                headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()
-                            if k.lower() in ("mcp-session-id",)]
-                await send({"type": "http.response.start", "status": 200, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
-            else:
-                await self._sse(_then(first, content) if first is not None else content, None)(scope, receive, send)
-            tg.cancel_scope.cancel()
-
-
-def _prefers_sse(scope: Scope) -> bool:
-    """Whether the request's Accept ranks `text/event-stream` above `application/json`: a higher q, or the same
-    q and listed first (clients of the SDKs list JSON first; a client that lists the stream first gets one)."""
-    accept = next((v for k, v in scope.get("headers", []) if k == b"accept"), b"").decode("latin-1").lower()
-    ranks: dict[str, tuple[float, int]] = {}
-    for position, part in enumerate(accept.split(",")):
-        media, _, params = part.strip().partition(";")
-        q = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    pass
-        ranks.setdefault(media.strip(), (q, -position))
-    sse, json_ = ranks.get("text/event-stream"), ranks.get("application/json")
-    return sse is not None and (json_ is None or sse > json_)
-
-
-class _Ended:
-    """An event source with nothing (left) in it."""
-
-    def __aiter__(self) -> _Ended:
-        return self
-
-    async def __anext__(self) -> Any:
-        raise StopAsyncIteration
-
-
-async def _then(first: Any, rest: Any) -> AsyncIterator[Any]:
-    yield first
-    async for item in rest:
-        yield item
-
-
-def answer_plainly() -> None:
-    """Let the SDK's handshake-era streamable-HTTP transport answer each POST with `PostResponse` (see there):
-    one JSON body when nothing has to stream. Idempotent; fails loudly if the SDK no longer builds its SSE
-    responses the way this relies on."""
-    from mcp.server import streamable_http
-    from sse_starlette import EventSourceResponse
-
-    current = streamable_http.EventSourceResponse  # type: ignore[attr-defined]
-    if current is PostResponse:
-        return
-    if current is not EventSourceResponse:
-        raise RuntimeError("mcp.server.streamable_http no longer answers with sse_starlette's EventSourceResponse")
-    streamable_http.EventSourceResponse = PostResponse  # type: ignore[attr-defined]
-
-
-def header_timeout_protocol(seconds: float, max_head_bytes: int | None = None) -> type:
-    """uvicorn's HTTP/1.1 protocol, closing a connection whose request head has not fully arrived within `seconds`
-    of its first byte (or of the connection, for its first request); see the module docstring.
-
-    The parser is httptools (C) when it is installed — about 9 % of meta-mcp's instructions per proxied call
-    less than h11 —
-    with the head bounded here to `max_head_bytes` (answered 400, like uvicorn's h11 limit), else h11 (its
-    limit is uvicorn's `h11_max_incomplete_event_size`)."""
-    try:
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Base
-    except ImportError:
-        from uvicorn.protocols.http.h11_impl import H11Protocol as Base
-        max_head_bytes = None  # h11 enforces it
-
-    class HeaderTimeoutProtocol(Base):  # type: ignore[valid-type, misc]
-        _head_timer: Any = None
-        _head_bytes = 0
-
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm()
-
-        def data_received(self, data: bytes) -> None:
-            before = self.cycle
-            if self._head_timer is None and (before is None or before.response_complete):
-                self._arm()  # the first bytes of the next request's head
-            super().data_received(data)
-            if self.cycle is not before:  # a head arrived whole: a request cycle started
-                self._disarm()
-            elif self._head_timer is not None and max_head_bytes is not None:
-                self._head_bytes += len(data)  # all of it was head: the head is still incomplete
-                if self._head_bytes > max_head_bytes and not self.transport.is_closing():
-                    self.send_400_response(f"Request head over {max_head_bytes} bytes (META_MCP_HTTP_MAX_HEADER_BYTES)")
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            super().connection_lost(exc)
-
-        def _arm(self) -> None:
-            self._disarm()
-            self._head_bytes = 0
-            self._head_timer = self.loop.call_later(seconds, self._expired)
-
-        def _disarm(self) -> None:
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-                self._head_timer = None
-
-        def _expired(self) -> None:
-            self._head_timer = None
-            if not self.transport.is_closing():
-                logger.info("HTTP: closing a connection from %s: its request head did not arrive within %gs "
-                            "(META_MCP_HTTP_HEADER_TIMEOUT)", self.client[0] if self.client else "?", seconds)
-                self.transport.close()
-
-    return HeaderTimeoutProtocol
-
-
-def uvicorn_limits(settings: Settings) -> dict[str, Any]:
-    """uvicorn.Config keywords for the transport limits: the head's deadline and size, keep-alive, connections."""
-    return {"http": header_timeout_protocol(settings.http_header_timeout, settings.http_max_header_bytes),
-            "h11_max_incomplete_event_size": settings.http_max_header_bytes,
-            "timeout_keep_alive": settings.http_keep_alive_s, "limit_concurrency": settings.http_max_connections}
 
 
 # -- worker processes (`--workers N`) ------------------------------------------------------------------------
