@@ -620,3 +620,24 @@ async def test_audit_lines_say_who_where_what_and_never_argument_values(team: Te
                and line["workspace"] == "team-a" for line in lines)
     assert any(line["event"] == "denied" and line["who"] == "unauthenticated" and line["status"] == 401
                for line in lines)
+
+
+async def test_console_actions_go_through_the_policy_and_are_audited(team: Team) -> None:
+    """The console's add, restart and remove are the operations every front door uses (the policy limits
+    them as it limits add_server) and each leaves an audit line naming who, where and the outcome."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    async with team.http("bob") as http:
+        refused = await http.post("/ui/catalog/other/add", content=b"", headers=form)
+        assert refused.status_code == 403 and "does not allow adding catalog server" in refused.text, refused.text
+        restarted = await http.post("/ui/servers/echo/restart", headers={"HX-Request": "true"})
+        assert restarted.status_code == 200 and "Restarted &#39;echo&#39;: ready with" in restarted.text, restarted.text
+        missing = await http.post("/ui/servers/nothere/restart", headers={"HX-Request": "true"})
+        assert missing.status_code == 409 and "is not active in this workspace" in missing.text
+    async with team.client("legacy", "bob") as c:  # the restarted server answers
+        assert text_of(await c.call_tool("echo__echo", {"text": "again"})) == "again"
+    lines = [line for line in team.audit_lines() if line.get("origin") == "console"]
+    assert any(line["event"] == "denied" and line["who"] == "bob" and line["workspace"] == "team-b"
+               and line["what"] == "POST /ui/catalog/other/add" and line["outcome"] == "refused" for line in lines)
+    assert any(line["event"] == "change" and line["what"] == "POST /ui/servers/echo/restart"
+               and line["outcome"] == "ok" for line in lines)
+    assert any(line["what"] == "POST /ui/servers/nothere/restart" and line["outcome"] == "not_active" for line in lines)

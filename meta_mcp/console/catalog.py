@@ -86,6 +86,7 @@ async def entry_add(console: Console, request: Request) -> Response:
     general: list[str] = []
     if not errors:
         outcome = await server_ops.add_server(ctx.ws, values["entry"]["name"], config=config or None, origin="http")
+        ctx.audit(f"POST /ui/catalog/{values['entry']['name']}/add", outcome)
         console.monitor.wake()
         names = list((schema or {}).get("properties") or {})
         if isinstance(outcome, outcomes.InvalidConfig):

@@ -33,9 +33,11 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from meta_mcp import __version__
+from meta_mcp.auth.audit import audit
 from meta_mcp.console import PATH
 from meta_mcp.console.activity import Monitor, label
 from meta_mcp.identity import LOCAL
+from meta_mcp.operations import outcomes
 from meta_mcp.operations.workspace import Workspace
 from meta_mcp.providers.base import CallContext
 from meta_mcp.registry.workspaces import DEFAULT, Workspaces
@@ -90,6 +92,13 @@ class Context:
     @property
     def call(self) -> CallContext:
         return CallContext(origin="http", identity=self.identity)
+
+    def audit(self, what: str, outcome: Any) -> None:
+        """One audit line for a change made (or refused) from the console, as the chat API and meta tools
+        write theirs: who, the workspace, what (`POST /ui/servers/time/remove`) and the outcome's kind."""
+        kind = outcomes.kind(outcome)
+        audit("denied" if kind == "refused" else "change", self.identity, self.ws.name, what,
+              "ok" if outcome.ok else kind, origin="console")
 
 
 class Console:

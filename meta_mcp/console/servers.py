@@ -2,8 +2,8 @@
 
 Each server of the workspace with its state (running, restarting, failed with the last error), its
 transport, where it runs (a local command, a remote host, the Docker MCP Gateway), tool counts and
-names. Remove is `operations.servers.remove_server`; restart stops the server and starts it again from
-the same launch spec. `view(ctx)` is also what the events stream sends when the servers changed.
+names. Remove is `operations.servers.remove_server`, restart `operations.servers.restart_server` (it
+stops the server and starts it again from the same launch spec); each action is audited. `view(ctx)` is also what the events stream sends when the servers changed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from meta_mcp.console.activity import Versions, label
 from meta_mcp.console.page import Console, Context, Problem, same_origin
 from meta_mcp.operations import servers as server_ops
 from meta_mcp.operations import tools as tool_ops
-from meta_mcp.operations.workspace import Workspace
 
 
 def routes(console: Console) -> list[Route]:
@@ -77,35 +76,15 @@ async def server_action(console: Console, request: Request) -> Response:
     ctx = console.context(request)
     name, action = request.path_params["name"], request.path_params["action"]
     if action == "remove":
-        outcome = await server_ops.remove_server(ctx.ws, name)
-        note, ok = outcome.message, outcome.ok
+        outcome: Any = await server_ops.remove_server(ctx.ws, name)
     elif action == "restart":
-        note, ok = await restart(ctx.ws, name)
+        outcome = await server_ops.restart_server(ctx.ws, name)
     else:
         raise Problem(404, f"No action {action!r}.")
+    ctx.audit(f"POST /ui/servers/{name}/{action}", outcome)
     console.monitor.wake()
+    note, ok = outcome.message, outcome.ok
     if ctx.htmx:
         return console.render(ctx, "_server_action.html", 200 if ok else 409, note=note, note_ok=ok, **view(ctx))
     return console.render(ctx, "servers.html", 200 if ok else 409, page="servers", note=note, note_ok=ok,
                           versions=Versions(-1, -1), **view(ctx))
-
-
-async def restart(ws: Workspace, name: str) -> tuple[str, bool]:
-    """Stop server `name` and start it again from the same launch spec (its record and config are unchanged).
-
-    There is no restart among the operations yet: this takes the registry's own remove and add, as
-    `operations.servers` does when it restarts a server with new config. A server another workspace
-    shares keeps running (this workspace lets go of it and takes it again)."""
-    registry = ws.registry
-    provider = registry.servers.get(name)
-    if provider is None:
-        return f"Server {name!r} is not active in this workspace.", False
-    spec = getattr(provider, "spec", None)
-    if spec is None or getattr(provider, "transport", "") == "gateway":
-        return f"Server {name!r} cannot be restarted from here.", False
-    await registry.remove_server(name)
-    provider = await registry.add_server(spec)
-    if provider.status != "ready":
-        why = provider.last_error or "no reason given"
-        return f"Restarted {name!r}, but it is {label(provider.status)}: {why}.", False
-    return f"Restarted {name!r}: {label(provider.status)} with {len(provider.listing.tools)} tools.", True

@@ -221,9 +221,44 @@ class NotConfigurable:
                 "new spec to change its configuration.")
 
 
+@dataclass(frozen=True, slots=True)
+class Restarted:
+    """Server `server` was stopped and started again from the same launch spec; its record and config are
+    unchanged. Not `ok` when it did not come back ready: it stays listed with its state and `reason`."""
+
+    server: str
+    status: str
+    tools: tuple[str, ...]
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ready"
+
+    @property
+    def message(self) -> str:
+        if self.ok:
+            return f"Restarted {self.server!r}: ready with {len(self.tools)} tools; clients were notified."
+        return f"Restarted {self.server!r}, but it is {self.status}: {self.reason or 'no reason given'}."
+
+
+@dataclass(frozen=True, slots=True)
+class NotRestartable:
+    """Server `server` is active but meta-mcp does not run it itself (`reason` says who does)."""
+
+    server: str
+    reason: str
+    ok: ClassVar[bool] = False
+
+    @property
+    def message(self) -> str:
+        return f"Server {self.server!r} cannot be restarted from meta-mcp: {self.reason}."
+
+
 AddOutcome = (Added | AlreadyActive | DidNotStart | UnknownServer | InvalidSpec | Refused | Declined
               | CatalogUnavailable | NeedsConfig | NeedsSecrets | InvalidConfig | CannotRun | NotSaved)
 RemoveOutcome = Removed | NotActive | NotSaved
+RestartOutcome = Restarted | NotActive | NotRestartable
 ConfigureOutcome = Configured | NotConfigurable | UnknownServer | CatalogUnavailable | InvalidConfig
 
 _KINDS: dict[str, type] = {
@@ -231,7 +266,8 @@ _KINDS: dict[str, type] = {
     "invalid_spec": InvalidSpec, "refused": Refused, "declined": Declined, "catalog_unavailable": CatalogUnavailable,
     "needs_config": NeedsConfig, "needs_secrets": NeedsSecrets, "invalid_config": InvalidConfig,
     "cannot_run": CannotRun, "removed": Removed, "not_active": NotActive, "configured": Configured,
-    "not_configurable": NotConfigurable, "not_saved": NotSaved,
+    "not_configurable": NotConfigurable, "not_saved": NotSaved, "restarted": Restarted,
+    "not_restartable": NotRestartable,
 }
 _KIND_OF = {cls: kind for kind, cls in _KINDS.items()} | {GatewayNeedsSecrets: "needs_secrets"}
 
@@ -275,6 +311,6 @@ def parse(value: Any) -> Any | None:
 __all__ = [
     "AddOutcome", "Added", "AlreadyActive", "CannotRun", "CatalogUnavailable", "ConfigField", "ConfigureOutcome",
     "Configured", "Declined", "DidNotStart", "GatewayNeedsSecrets", "InvalidConfig", "InvalidSpec", "NeedsConfig",
-    "NeedsSecrets", "NotActive", "NotConfigurable", "NotSaved", "Refused", "RemoveOutcome", "Removed", "SecretNeed", "UnknownServer", "data",
-    "kind", "parse",
+    "NeedsSecrets", "NotActive", "NotConfigurable", "NotRestartable", "NotSaved", "Refused", "RemoveOutcome", "Removed",
+    "RestartOutcome", "Restarted", "SecretNeed", "UnknownServer", "data", "kind", "parse",
 ]

@@ -1,4 +1,4 @@
-"""Server operations: list, find, add, remove and configure the servers of a workspace.
+"""Server operations: list, find, add, remove, restart and configure the servers of a workspace.
 
 Semantics (every front door — meta tools, chat API, CLI — gets exactly these):
 - `add_server(ws, name)` adds a catalog entry; with `spec` an ad-hoc server from one `mcpServers`
@@ -9,6 +9,7 @@ Semantics (every front door — meta tools, chat API, CLI — gets exactly these
   of the workspace was told (`Added`); if it fails to start nothing is added (`DidNotStart`).
   Adding an active server again is `AlreadyActive` and changes nothing.
 - `remove_server` stops (or, when another workspace shares it, releases) the server: `Removed`.
+- `restart_server` stops a server and starts it again from the same launch spec: `Restarted`.
 - `configure_server` validates against the entry's schema, stores the values (never secrets) and,
   if the server is active, restarts it with them: `Configured`.
 - `curate_server` stores what the workspace exposes of a server's tools (`tools: {allow, deny}`,
@@ -65,9 +66,12 @@ from meta_mcp.operations.outcomes import (
     Refused,
     NotActive,
     NotConfigurable,
+    NotRestartable,
     NotSaved,
     RemoveOutcome,
     Removed,
+    Restarted,
+    RestartOutcome,
     UnknownServer,
 )
 from meta_mcp.operations.workspace import Workspace
@@ -278,6 +282,28 @@ async def remove_server(ws: Workspace, name: str) -> RemoveOutcome:
     await registry.remove_server(name)
     await _announce(ws)
     return Removed(name, tools)
+
+
+@traced("restart_server")
+async def restart_server(ws: Workspace, name: str) -> RestartOutcome:
+    """Stop active server `name` and start it again from the same launch spec (record and config unchanged).
+
+    A server another workspace shares keeps running for that workspace (this one lets go of it and takes
+    it again). One that does not come back ready stays listed, failed, with its error (`Restarted.ok` is
+    false); servers the Docker MCP Gateway runs are restarted there, not here (`NotRestartable`)."""
+    registry = ws.registry
+    if name not in registry.servers:
+        name = _canonical(ws, name)
+    provider = registry.servers.get(name)
+    if provider is None:
+        return NotActive(name, tuple(sorted(registry.servers)))
+    spec = getattr(provider, "spec", None)
+    if spec is None or gateway_ops.gateway_server(ws, name) is not None:
+        return NotRestartable(name, "the Docker MCP Gateway runs it" if spec is not None else "it has no launch spec")
+    await registry.remove_server(name)
+    provider = await registry.add_server(spec)
+    return Restarted(name, provider.status, tuple(registry.exposed_tools_of(name)),
+                     None if provider.status == "ready" else provider.last_error)
 
 
 @traced("configure_server")

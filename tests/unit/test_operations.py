@@ -30,9 +30,11 @@ from meta_mcp.operations.outcomes import (
     NeedsSecrets,
     NotActive,
     NotConfigurable,
+    NotRestartable,
     NotSaved,
     Refused,
     Removed,
+    Restarted,
     SecretNeed,
     UnknownServer,
 )
@@ -192,6 +194,33 @@ async def test_removing_a_server_that_is_not_active(catalog_env: Env) -> None:
     assert await catalog_env.services.state.servers("default") == {}
 
 
+# --------------------------------------------------------------------------- restart_server
+
+
+async def test_a_restart_starts_the_same_spec_again_and_keeps_its_record(catalog_env: Env) -> None:
+    catalog_env.upstreams.define("alpha", tools=["echo"])
+    await adhoc(catalog_env, "alpha", {"command": "fake-upstream"})
+    first = catalog_env.upstreams.last("alpha")
+    record = await catalog_env.services.state.servers("default")
+    assert await ops.restart_server(catalog_env.ws(), "alpha") == Restarted("alpha", "ready", ("alpha__echo",))
+    second = catalog_env.upstreams.last("alpha")
+    assert second is not first and first.stops == 1 and second.spec == first.spec
+    assert await catalog_env.services.state.servers("default") == record
+    assert await ops.restart_server(catalog_env.ws(), "ghost") == NotActive("ghost", ("alpha",))
+
+
+async def test_a_server_that_does_not_come_back_stays_listed_with_its_error(catalog_env: Env) -> None:
+    catalog_env.upstreams.define("alpha", tools=["echo"])
+    await adhoc(catalog_env, "alpha", {"command": "fake-upstream"})
+    catalog_env.upstreams.define("alpha", tools=["echo"], fail="exited with code 3")
+    outcome = await ops.restart_server(catalog_env.ws(), "alpha")
+    assert (outcome.server, outcome.status, outcome.reason, outcome.ok) == ("alpha", "failed", "exited with code 3",
+                                                                            False)
+    assert "but it is failed: exited with code 3" in outcome.message
+    assert [s.name for s in ops.list_servers(catalog_env.ws())] == ["alpha"]
+    assert outcomes.parse(outcomes.data(outcome)) == outcome
+
+
 # --------------------------------------------------------------------------- configure_server
 
 
@@ -279,6 +308,8 @@ EXAMPLES: dict[str, Any] = {
     "configured": Configured("a", ("p", "q"), restarted=True, tools=("a__x",)),
     "not_configurable": NotConfigurable("a"),
     "not_saved": NotSaved("a", "redis://***@host: connection refused"),
+    "restarted": Restarted("a", "failed", (), "exited with code 3"),
+    "not_restartable": NotRestartable("a", "the Docker MCP Gateway runs it"),
 }
 
 
