@@ -415,7 +415,8 @@ class Settings(BaseSettings):
         "state store; handshake-era sessions are served by the worker that opened them, see docs/state.md)",
     )
     event_loop: Literal["auto", "asyncio", "uvloop"] = Field(
-        default="auto", description="the event loop: uvloop when installed (auto), or asyncio's own",
+        default="auto", description="the event loop: auto = uvloop for HTTP when installed, asyncio's own for stdio; "
+        "asyncio; or uvloop (asyncio's, with a warning, when uvloop is not installed)",
     )
     http_json_responses: bool = Field(
         default=True, description="HTTP: answer a request with one application/json body when nothing streams "

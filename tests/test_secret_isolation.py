@@ -271,15 +271,16 @@ def test_the_exit_code_of_the_re_executed_process_is_the_commands(shared_dir: Pa
 
 
 def test_settings_and_secrets_come_from_the_environment_handed_over() -> None:
-    from meta_mcp.cli import _kept, _settings
+    from meta_mcp import cli_environ
 
-    settings = _settings({"OPENAI_API_KEY": "sk-handed-over", "META_MCP_CALL_TIMEOUT": "7"}, {"port": 9})
+    environ = {"OPENAI_API_KEY": "sk-handed-over", "META_MCP_CALL_TIMEOUT": "7"}
+    settings = cli_environ.settings_from(environ, {"port": 9})
     assert type(settings) is Settings
     assert (settings.openai_api_key.get_secret_value(), settings.call_timeout, settings.port) == ("sk-handed-over", 7, 9)
     kept = [n for n, v in [("PATH", "/bin"), ("HOME", "/h"), ("UV_INDEX_URL", "u"), ("PYTHONPATH", "p"),
                            ("META_MCP_LOG_LEVEL", "DEBUG"), ("META_MCP_AGENT_API_KEY", "k"), ("OPENAI_API_KEY", "k"),
                            ("META_MCP_STATE_URL", "redis://:pw@h/0"), ("AWS_SECRET_ACCESS_KEY", "k"),
-                           ("BASH_FUNC_x%%", "() { :; }"), ("GITHUB_TOKEN", "t")] if _kept(n, v)]
+                           ("BASH_FUNC_x%%", "() { :; }"), ("GITHUB_TOKEN", "t")] if cli_environ.kept(n, v)]
     assert kept == ["PATH", "HOME", "UV_INDEX_URL", "PYTHONPATH", "META_MCP_LOG_LEVEL"]
 
 

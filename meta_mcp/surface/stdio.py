@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 import anyio
 import anyio.abc
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.shared.message import SessionMessage
 from mcp_types import (
     INVALID_REQUEST,
@@ -173,6 +174,48 @@ class Lean(Protocol):
     def cancel_all(self) -> None: ...
 
 
+async def _read_lines(wire: _PipeWire | _FileWire, limit: MessageLimit, offer: Callable[[bytes], bool] | None,
+                      deliver: MemoryObjectSendStream[SessionMessage],
+                      answer: MemoryObjectSendStream[SessionMessage]) -> None:
+    """Read stdin until EOF: each line to `offer` (the lean path) if it takes it, else decoded to `deliver`, or
+    its error to `answer` when it is malformed or over the limit."""
+    async with deliver, answer:
+        while True:
+            try:
+                line = await wire.read()
+                if not line:
+                    return  # EOF: the client is gone
+                if not line.strip():
+                    continue
+                limit.check(line)
+            except MessageTooLarge as exc:
+                item: SessionMessage | JSONRPCError = _refused(exc)
+            else:
+                if offer is not None and offer(line):
+                    continue
+                item = decode(line, limit, checked=True)
+            try:
+                if isinstance(item, JSONRPCError):
+                    logger.warning("malformed input on stdin: %s", item.error.message[:200])
+                    await answer.send(SessionMessage(item))
+                else:
+                    await deliver.send(item)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                return  # the server stopped reading or writing
+
+
+async def _write_lines(wire: _PipeWire | _FileWire, outgoing: MemoryObjectReceiveStream[SessionMessage]) -> None:
+    """Write each outgoing message to stdout as one line until the stream ends or stdout is closed."""
+    async with outgoing:
+        async for message in outgoing:
+            data = message.message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
+            try:
+                await wire.write(data)
+            except OSError as exc:  # the client closed stdout: nothing more can reach it
+                logger.debug("stdout closed: %s", exc)
+                return
+
+
 @asynccontextmanager
 async def answering_stdio_server(limit: MessageLimit, lean: Lean | None = None) -> AsyncIterator[tuple[Any, Any]]:
     """(read, write) streams for `Server.run` over stdin/stdout; malformed and over-limit lines are answered.
@@ -184,54 +227,18 @@ async def answering_stdio_server(limit: MessageLimit, lean: Lean | None = None) 
         write_stream, outgoing = anyio.create_memory_object_stream[SessionMessage](0)
         answer = write_stream.clone()
         offer = lean.offer if lean is not None and isinstance(wire, _PipeWire) else None
-
-        async def read_lines() -> None:
-            async with deliver, answer:
-                while True:
-                    try:
-                        line = await wire.read()
-                        if not line:
-                            return  # EOF: the client is gone
-                        if not line.strip():
-                            continue
-                        limit.check(line)
-                    except MessageTooLarge as exc:
-                        item: SessionMessage | JSONRPCError = _refused(exc)
-                    else:
-                        if offer is not None and offer(line):
-                            continue
-                        item = decode(line, limit, checked=True)
-                    try:
-                        if isinstance(item, JSONRPCError):
-                            logger.warning("malformed input on stdin: %s", item.error.message[:200])
-                            await answer.send(SessionMessage(item))
-                        else:
-                            await deliver.send(item)
-                    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                        return  # the server stopped reading or writing
-
-        async def write_lines() -> None:
-            async with outgoing:
-                async for message in outgoing:
-                    data = message.message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
-                    try:
-                        await wire.write(data)
-                    except OSError as exc:  # the client closed stdout: nothing more can reach it
-                        logger.debug("stdout closed: %s", exc)
-                        return
-
         async with anyio.create_task_group() as tg:
             reading = anyio.CancelScope()
 
             async def read_until_done() -> None:
                 with reading:
-                    await read_lines()
+                    await _read_lines(wire, limit, offer, deliver, answer)
 
             if offer is not None:
                 assert lean is not None
                 lean.attach(tg, wire.write)
             tg.start_soon(read_until_done)
-            tg.start_soon(write_lines)
+            tg.start_soon(_write_lines, wire, outgoing)
             try:
                 yield read_stream, write_stream
             finally:
