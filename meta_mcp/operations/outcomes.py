@@ -109,11 +109,12 @@ class Refused:
 
     server: str
     reason: str
+    action: str = "add"
     ok: ClassVar[bool] = False
 
     @property
     def message(self) -> str:
-        return f"Cannot add {self.server!r}: {self.reason}"
+        return f"Cannot {self.action} {self.server!r}: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +260,7 @@ AddOutcome = (Added | AlreadyActive | DidNotStart | UnknownServer | InvalidSpec 
               | CatalogUnavailable | NeedsConfig | NeedsSecrets | InvalidConfig | CannotRun | NotSaved)
 RemoveOutcome = Removed | NotActive | NotSaved
 RestartOutcome = Restarted | NotActive | NotRestartable
-ConfigureOutcome = Configured | NotConfigurable | UnknownServer | CatalogUnavailable | InvalidConfig
+ConfigureOutcome = Configured | NotConfigurable | UnknownServer | CatalogUnavailable | InvalidConfig | Refused
 
 _KINDS: dict[str, type] = {
     "added": Added, "already_active": AlreadyActive, "did_not_start": DidNotStart, "unknown_server": UnknownServer,

@@ -47,6 +47,7 @@ from meta_mcp.operations.catalog import find_servers as find_servers
 from meta_mcp.operations.catalog import secret_status as secret_status
 from meta_mcp.operations.curation import Curated as Curated
 from meta_mcp.operations.curation import curate_server as curate_server
+from meta_mcp.operations.endpoints import endpoint_refusal
 from meta_mcp.operations.forms import FormAnswer
 from meta_mcp.operations.forms import form_server as form_server
 from meta_mcp.operations.forms import form_state as form_state
@@ -180,7 +181,7 @@ async def add_server(ws: Workspace, name: str, *, spec: dict[str, Any] | None = 
         if isinstance(outcome, Added):
             await _announce(ws)
         return outcome
-    plan = await _plan_and_store(ws, name, config or {}, answer)
+    plan = await _plan_and_store(ws, name, config or {}, answer, origin)
     if not isinstance(plan, Launch):
         return plan
     return await _start_planned(ws, name, plan)
@@ -211,16 +212,19 @@ def _catalog_entry(ws: Workspace, name: str, where: str = "catalog"
     return entry if entry is not None else UnknownServer(name, tuple(catalog.suggest(name)), where=where)
 
 
-async def _plan_and_store(ws: Workspace, name: str, config: dict[str, Any], answer: FormAnswer | None
-                          ) -> Launch | AddOutcome:
-    """How catalog entry `name` launches with `config` laid over its stored config and under the form's
-    `answer`; a plan that launches has its config stored (what the server starts with is what is kept)."""
+async def _plan_and_store(ws: Workspace, name: str, config: dict[str, Any], answer: FormAnswer | None,
+                          origin: Origin) -> Launch | AddOutcome:
+    """How catalog entry `name` launches with `config` (from `origin`) laid over its stored config and under
+    the form's `answer`; a plan that launches has its config stored (what the server starts with is what is
+    kept). A model may not move where the server sends its secrets (`endpoints.endpoint_refusal`)."""
     from meta_mcp.services.catalog import adocker_available
 
     entry = _catalog_entry(ws, name)
     if isinstance(entry, (CatalogUnavailable, UnknownServer)):
         return entry
     stored = await ws.services.state.get_config(ws.name, name)
+    if (why := endpoint_refusal(entry, stored=stored, given=config, origin=origin)) is not None:
+        return Refused(name, why)
     merged = {**stored, **config, **(answer.values if answer else {})}
     secrets = await resolve_secrets(entry, ws.services.secrets)
     plan = plan_launch(entry, merged, secrets, docker_available=await adocker_available())
@@ -307,9 +311,11 @@ async def restart_server(ws: Workspace, name: str) -> RestartOutcome:
 
 
 @traced("configure_server")
-async def configure_server(ws: Workspace, name: str, config: dict[str, Any]) -> ConfigureOutcome | AddOutcome:
+async def configure_server(ws: Workspace, name: str, config: dict[str, Any], *, origin: Origin = "internal"
+                           ) -> ConfigureOutcome | AddOutcome:
     """Validate and store `config` for catalog entry `name` (merged over what is stored); restart it
-    with the new values when it is active. Nothing is stored when the values are invalid."""
+    with the new values when it is active. Nothing is stored when the values are invalid, or when a
+    model-driven `origin` would move where the server sends its secrets (`Refused`)."""
     registry = ws.registry
     if (view := gateway_ops.gateway_server(ws, name)) is not None:
         return await gateway_ops.configure(ws, view.connection, name, config)
@@ -326,8 +332,11 @@ async def configure_server(ws: Workspace, name: str, config: dict[str, Any]) -> 
         record = (await state.servers(ws.name)).get(name)
         if record is None or record.source != "catalog":  # a spec or --config server that shares the name
             return NotConfigurable(name)
-        return await _restart_with(ws, name, config)
-    merged = {**await state.get_config(ws.name, name), **config}
+        return await _restart_with(ws, name, config, origin)
+    stored = await state.get_config(ws.name, name)
+    if (why := endpoint_refusal(entry, stored=stored, given=config, origin=origin)) is not None:
+        return Refused(name, why, action="configure")
+    merged = {**stored, **config}
     problems = schema_problems(entry.config_schema(), merged, partial=True)
     if problems:
         return InvalidConfig(name, tuple(problems))
@@ -335,10 +344,13 @@ async def configure_server(ws: Workspace, name: str, config: dict[str, Any]) -> 
     return Configured(name, tuple(sorted(merged)), restarted=False)
 
 
-async def _restart_with(ws: Workspace, name: str, config: dict[str, Any]) -> ConfigureOutcome | AddOutcome:
+async def _restart_with(ws: Workspace, name: str, config: dict[str, Any], origin: Origin
+                        ) -> ConfigureOutcome | AddOutcome:
     """Restart active catalog server `name` with `config` merged over its stored config. The new config is
     planned first: if it cannot start (missing or invalid config, missing secrets), nothing changes."""
-    plan = await _plan_and_store(ws, name, config, None)
+    plan = await _plan_and_store(ws, name, config, None, origin)
+    if isinstance(plan, Refused):
+        return Refused(name, plan.reason, action="configure")
     if not isinstance(plan, Launch):
         return plan
     await ws.registry.remove_server(name)

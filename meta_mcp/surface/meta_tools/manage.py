@@ -81,7 +81,8 @@ async def configure_server(ctx: MetaContext, args: dict[str, Any]) -> dict[str, 
         return structured(outcome.data()) if isinstance(outcome, servers.Curated) else rendered(outcome)
     if (refused := await _curate(ctx, args)) is not None:
         return refused
-    return rendered(await servers.configure_server(ctx.workspace, args["name"], args["config"]))
+    return rendered(await servers.configure_server(ctx.workspace, args["name"], args["config"],
+                                                   origin=ctx.call.origin))
 
 
 _NAME = {"type": "string", "pattern": NAME_PATTERN}
