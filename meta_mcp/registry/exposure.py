@@ -10,50 +10,22 @@ Models choose worse among many tools, and every listed schema costs context on e
 the listing with them; clients are told with list_changed. The meta tools see a `SurfaceSummary` of
 what stands behind them, so `find_tools` can say what it searches ("312 tools of github, slack, …").
 
-What a workspace keeps beyond its servers lives in `SurfaceRecords`: a small key → JSON object store
-(the state store's config records in meta-mcp, memory by default). Keys never clash with a server's
-config: each has a `:`, which server names cannot contain — `:pins`, `<server>:definitions`
-(pinned definitions), `<server>:curation` (curation given to add_server / configure_server).
+The pins, like everything else a workspace keeps beyond its servers, are kept by `records`
+(`SurfaceRecords`, `PINS_KEY`; re-exported here).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-PINS_KEY = ":pins"
+from meta_mcp.registry.records import PINS_KEY, MemoryRecords, SurfaceRecords, curation_key, definitions_key
 
-
-def definitions_key(server: str) -> str:
-    return f"{server}:definitions"
-
-
-def curation_key(server: str) -> str:
-    return f"{server}:curation"
-
-
-class SurfaceRecords(Protocol):
-    """Where a workspace keeps its pins, pinned definitions and stored curation."""
-
-    async def load(self, key: str) -> dict[str, Any]:
-        """The object saved under `key`, or `{}`."""
-        ...
-
-    async def save(self, key: str, value: dict[str, Any]) -> None: ...
-
-
-class MemoryRecords:
-    """`SurfaceRecords` in memory (a registry without a state store: tests, embedding)."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, dict[str, Any]] = {}
-
-    async def load(self, key: str) -> dict[str, Any]:
-        return dict(self.data.get(key, {}))
-
-    async def save(self, key: str, value: dict[str, Any]) -> None:
-        self.data[key] = dict(value)
+__all__ = [
+    "PINS_KEY", "MemoryRecords", "SurfaceRecords", "SurfaceSummary", "curation_key", "definitions_key", "listed",
+    "lists_all", "summarize",
+]
 
 
 @dataclass(frozen=True, slots=True)

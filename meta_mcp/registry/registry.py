@@ -13,9 +13,10 @@ Semantics:
   step, so a changed upstream list is never exposed uncurated; the meta tools are told what stands
   behind them (`surface_changed(summary)`) before they are listed;
 - a tool may be called by its exposed name or by an alias (`<server>__<tool>` as the server names
-  it); a hidden tool (curation, quarantine) is refused on every path with the reason;
-- an unknown tool, prompt or resource is a JSON-RPC `INVALID_PARAMS` error that names it and
-  suggests close matches;
+  it); a hidden tool (curation, quarantine) is refused on every path with the reason; an unknown
+  tool, prompt or resource is a JSON-RPC `INVALID_PARAMS` error that names it and suggests close
+  matches (`routing`) — after servers still preloading have had their first attempt (`preload`);
+- pins, pinned definitions and stored curation are kept in the workspace's records (`records`);
 - a provider's own failure (`ToolError`: crashed, timed out, not running) becomes a tool result with
   `isError: true` naming the server; other servers and clients are not disturbed.
 
@@ -29,11 +30,10 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-import anyio
 from mcp import MCPError
 from mcp_types import INVALID_PARAMS
 
@@ -42,23 +42,21 @@ from meta_mcp.providers.base import NO_CONTEXT, CallContext, Provider, ToolError
 from meta_mcp.providers.upstream import UpstreamProvider
 from meta_mcp.registry import exposure
 from meta_mcp.registry.curation import curate
-from meta_mcp.registry.exposure import MemoryRecords, SurfaceRecords, SurfaceSummary
+from meta_mcp.registry.exposure import SurfaceSummary
 from meta_mcp.registry.naming import MCP_POLICY, NamePolicy, NameTable
 from meta_mcp.registry.notify import ChangeNotifier
 from meta_mcp.registry.interceptors import Interceptor, ToolCall, run_chain
 from meta_mcp.registry.pages import SnapshotHistory, decode_cursor, page
-from meta_mcp.registry.pinning import Change, DefinitionBook
+from meta_mcp.registry.pinning import Change
 from meta_mcp.registry.pool import UpstreamPool
+from meta_mcp.registry.preload import Preloads, Specs
+from meta_mcp.registry.records import KeptState, SurfaceRecords
+from meta_mcp.registry.routing import find_resource, find_tool, refused, unknown
 from meta_mcp.registry.snapshot import Entry, Hidden, Route, Snapshot, ToolEntry, build_snapshot
-from meta_mcp.registry.uris import exposed_uri, split_uri
+from meta_mcp.registry.uris import exposed_uri
 from meta_mcp.settings import Settings
-from meta_mcp.validation import close_matches, did_you_mean
 
 logger = logging.getLogger(__name__)
-
-
-def _unknown(kind: str, name: str, known: Iterable[str]) -> MCPError:
-    return MCPError(INVALID_PARAMS, f"Unknown {kind}: {name!r}.{did_you_mean(close_matches(name, known))}")
 
 
 class Registry:
@@ -79,18 +77,12 @@ class Registry:
         self._prompt_names = NameTable(MCP_POLICY)  # prompts keep the MCP rule: no model API names them
         self._curations: dict[str, Curation] = {}
         """Each server's curation from its spec (config entry, ad-hoc spec)."""
-        self._stored_curations: dict[str, Curation] = {}
-        """Curation given to add_server / configure_server, laid over the spec's (kept in the records)."""
-        self._records: SurfaceRecords = MemoryRecords()
-        self._pins: set[tuple[str, str]] = set()
-        self._definitions = DefinitionBook(settings.on_tool_change, workspace)
+        self._kept = KeptState(settings.on_tool_change, workspace)
+        """Pins, pinned definitions and stored curation (laid over the spec's), and their records."""
         self._summary = exposure.summarize({}, settings.expose, settings.expose_auto_max)
         self._snapshot = Snapshot()
         self._history = SnapshotHistory(self._snapshot)
-        self._preloaded = anyio.Event()
-        self._preloaded.set()
-        self._pending = 0
-        """Preload batches whose first attempts are not finished yet."""
+        self._preloads = Preloads(workspace)
         self._log_level: str | None = None
 
     # -- what exists -------------------------------------------------------------------------------
@@ -135,8 +127,7 @@ class Registry:
 
     async def wait_preloaded(self) -> None:
         """Wait (bounded by the connect timeout) until preloaded servers have had their first try."""
-        with anyio.move_on_after(self.settings.connect_timeout + 1):
-            await self._preloaded.wait()
+        await self._preloads.wait(self.settings.connect_timeout + 1)
 
     # -- changing the set --------------------------------------------------------------------------
 
@@ -153,41 +144,19 @@ class Registry:
         provider = self._pool.hold(spec)
         self._servers[spec.name] = provider
         provider.listeners.append(self)
-        await self._load_server_records(spec.name)
+        await self._kept.load_server(spec.name, self._servers.__contains__)
         await self._pool.ready(provider)
         if self._log_level is not None:
             await provider.set_log_level(self._log_level)
         await self._rebuild_and_notify()
         return provider
 
-    def preload(self, specs: Iterable[ServerSpec] | Callable[[], Awaitable[Iterable[ServerSpec]]]) -> None:
+    def preload(self, specs: Specs) -> None:
         """Start `specs` concurrently in the background; lists and lookups wait for their first attempt.
 
         `specs` may be an async function that produces them (restoring from the state store): waiting
         starts at once, before it has produced anything. Several batches may be pending at a time."""
-        if not callable(specs):
-            specs = list(specs)
-            if not specs:
-                return
-        if self._pending == 0:
-            self._preloaded = anyio.Event()
-        self._pending += 1
-        done = self._preloaded
-
-        async def run() -> None:
-            try:
-                batch = list(await specs()) if callable(specs) else specs
-                async with anyio.create_task_group() as tg:
-                    for spec in batch:
-                        tg.start_soon(self._add_logged, spec)
-            except Exception:  # a producer that fails must not keep lists waiting
-                logger.exception("workspace %r: restoring servers failed", self.workspace)
-            finally:
-                self._pending -= 1
-                if self._pending == 0:
-                    done.set()
-
-        self._pool.task_group.start_soon(run, name="preload")
+        self._preloads.start(specs, self._add_logged, self._pool.task_group)
 
     async def _add_logged(self, spec: ServerSpec) -> None:
         try:
@@ -204,11 +173,10 @@ class Registry:
         if provider is None:
             if missing_ok:
                 return
-            raise _unknown("server", name, self._servers)
+            raise unknown("server", name, self._servers)
         self._prefixes.pop(name, None)
         self._curations.pop(name, None)
-        self._stored_curations.pop(name, None)
-        self._definitions.forget(name)
+        self._kept.forget(name)
         if self in provider.listeners:
             provider.listeners.remove(self)
         await self._rebuild_and_notify()
@@ -236,13 +204,13 @@ class Registry:
         await self.notifier.log(level, data, logger_name)
 
     def _rebuild(self) -> Snapshot:
-        settings, book = self.settings, self._definitions
+        settings, book = self.settings, self._kept.definitions
         workspace_curation = settings.curation
         book.begin()
         servers: list[Entry] = []
         counts: dict[str, int] = {}
         for name, provider in self._servers.items():
-            own = self._stored_curations.get(name, Curation()).over(self._curations.get(name, Curation()))
+            own = self._kept.curations.get(name, Curation()).over(self._curations.get(name, Curation()))
             plan = curate(name, provider.listing.tools, own or None, workspace_curation)
             tools = [ToolEntry(c.original, c.display, c.wire, book.check(name, c.source)) for c in plan.tools]
             counts[name] = sum(1 for t in tools if t.withheld is None)
@@ -256,7 +224,7 @@ class Registry:
         snapshot = build_snapshot(entries + servers, self._tool_names, self._prompt_names, reserved)
         owner = {name: (p.name, original) for name, (p, original) in snapshot.tool_routes.items()}
         always = {p.name for p in self._builtin}
-        shown = exposure.listed(snapshot.all_tools, owner, always, self._pins, summary.listed_all)
+        shown = exposure.listed(snapshot.all_tools, owner, always, self._kept.pins, summary.listed_all)
         self._summary = summary
         self._snapshot = replace(snapshot, tools=shown)
         self._history.push(self._snapshot)
@@ -265,7 +233,7 @@ class Registry:
     async def _rebuild_and_notify(self) -> None:
         old = self._snapshot.signature()
         new = self._rebuild().signature()
-        await self._save_definitions()
+        await self._kept.save_definitions()
         await self.notifier.changed(tools=old[0] != new[0], resources=old[1] != new[1], prompts=old[2] != new[2])
 
     # -- what a workspace keeps: pins, pinned definitions, stored curation ---------------------------
@@ -273,45 +241,16 @@ class Registry:
     def bind_records(self, records: SurfaceRecords) -> None:
         """Keep pins, pinned definitions and stored curation in `records` (the state store) from now
         on; the workspace's pins are loaded in the background (lists and lookups wait, like a preload)."""
-        self._records = records
+        self._kept.records = records
 
         async def load() -> list[ServerSpec]:
-            try:
-                pins = (await records.load(exposure.PINS_KEY)).get("pins") or []
-                self._pins = {(str(s), str(t)) for s, t in pins}
-            except Exception as exc:  # a store that fails must not keep the workspace from starting
-                logger.error("workspace %r: cannot read its pinned tools: %s", self.workspace, exc)
+            await self._kept.load_pins()
             for name in list(self._servers):
-                await self._load_server_records(name)
+                await self._kept.load_server(name, self._servers.__contains__)
             await self._rebuild_and_notify()
             return []
 
         self.preload(load)
-
-    async def _load_server_records(self, name: str) -> None:
-        """Load server `name`'s pinned definitions and stored curation (once; again after a removal)."""
-        if self._definitions.loaded(name):
-            return
-        try:
-            definitions = await self._records.load(exposure.definitions_key(name))
-            stored = await self._records.load(exposure.curation_key(name))
-        except Exception as exc:
-            logger.error("workspace %r: cannot read the pinned definitions of %r: %s", self.workspace, name, exc)
-            definitions, stored = {}, {}
-        if name not in self._servers or self._definitions.loaded(name):
-            return  # removed (or loaded by another task) meanwhile
-        try:
-            self._stored_curations[name] = Curation.model_validate(stored) if stored else Curation()
-        except ValueError as exc:
-            logger.error("workspace %r: the stored curation of %r is invalid, ignored: %s", self.workspace, name, exc)
-        self._definitions.load(name, definitions)
-
-    async def _save_definitions(self) -> None:
-        for server, record in self._definitions.take_dirty().items():
-            try:
-                await self._records.save(exposure.definitions_key(server), record)
-            except Exception as exc:
-                logger.warning("workspace %r: cannot save the pinned definitions of %r: %s", self.workspace, server, exc)
 
     @property
     def summary(self) -> SurfaceSummary:
@@ -321,18 +260,18 @@ class Registry:
     @property
     def pins(self) -> frozenset[tuple[str, str]]:
         """Pinned tools as (server, the tool's own name)."""
-        return frozenset(self._pins)
+        return frozenset(self._kept.pins)
 
     def resolve_tool(self, name: str) -> tuple[str | None, str, str] | None:
         """(exposed name or None if hidden, server, the tool's own name) of a name a caller may use: an
         exposed name, an alias, or the name of a hidden tool. None when nothing is known by it."""
-        snapshot = self._snapshot
-        exposed = name if name in snapshot.tool_routes else snapshot.aliases.get(name)
-        if exposed is not None:
-            provider, original = snapshot.tool_routes[exposed]
-            return exposed, provider.name, original
-        gone = snapshot.hidden.get(name)
-        return (gone.exposed if gone.exposed else None, gone.server, gone.original) if gone is not None else None
+        found = find_tool(self._snapshot, name)
+        if isinstance(found, Hidden):
+            return found.exposed or None, found.server, found.original
+        if found is None:
+            return None
+        exposed, (provider, original) = found
+        return exposed, provider.name, original
 
     def hidden_tool(self, name: str) -> Hidden | None:
         return self._snapshot.hidden.get(name)
@@ -340,25 +279,22 @@ class Registry:
     async def set_pins(self, pins: Iterable[tuple[str, str]]) -> None:
         """Replace the workspace's pins, save them, and tell clients if the listing changed. Raises what
         the records raise when they cannot be saved (nothing changes then)."""
-        pins = set(pins)
-        await self._records.save(exposure.PINS_KEY, {"pins": sorted([s, t] for s, t in pins)})
-        self._pins = pins
+        await self._kept.save_pins(pins)
         await self._rebuild_and_notify()
 
     async def set_curation(self, name: str, curation: Curation) -> None:
         """Lay `curation` over server `name`'s own (for good: it is saved), re-applied at once. Raises what
         the records raise when it cannot be saved (nothing changes then)."""
-        await self._records.save(exposure.curation_key(name), curation.model_dump(exclude_defaults=True))
-        self._stored_curations[name] = curation
+        await self._kept.save_curation(name, curation)
         await self._rebuild_and_notify()
 
     def changed_tools(self, name: str) -> list[Change]:
         """Tools of server `name` whose listed definition differs from the pinned one."""
-        return self._definitions.changes(name)
+        return self._kept.definitions.changes(name)
 
     async def approve_tool_change(self, server: str, tool: str) -> bool:
         """Pin the definition listed now of a changed tool; it is callable (and listed) again."""
-        if not self._definitions.approve(server, tool):
+        if not self._kept.definitions.approve(server, tool):
             return False
         await self._rebuild_and_notify()
         return True
@@ -368,33 +304,26 @@ class Registry:
     async def _route(self, routes_of: str, name: str) -> tuple[Provider, str]:
         """Look `name` up; if unknown while preloaded servers are still starting, wait for them first."""
         route = getattr(self._snapshot, routes_of).get(name)
-        if route is None and not self._preloaded.is_set():
+        if route is None and self._preloads.pending:
             await self.wait_preloaded()
             route = getattr(self._snapshot, routes_of).get(name)
         if route is None:
             kind = {"tool_routes": "tool", "prompt_routes": "prompt"}[routes_of]  # tools: see _tool_route
-            raise _unknown(kind, name, getattr(self._snapshot, routes_of))
+            raise unknown(kind, name, getattr(self._snapshot, routes_of))
         return route
 
     async def _tool_route(self, name: str) -> tuple[str, Route]:
         """The exposed name and route of `name` (exposed or an alias); a hidden tool is refused with the
         reason; an unknown one waits for preloaded servers, then is `INVALID_PARAMS` with suggestions."""
-        for attempt in (0, 1):
-            snapshot = self._snapshot
-            exposed = name if name in snapshot.tool_routes else snapshot.aliases.get(name)
-            if exposed is not None:
-                return exposed, snapshot.tool_routes[exposed]
-            if (gone := snapshot.hidden.get(name)) is not None:
-                if attempt == 0 and not self._preloaded.is_set():
-                    await self.wait_preloaded()
-                    continue
-                raise MCPError(INVALID_PARAMS, f"Tool {name!r} of server {gone.server!r} is not available here: "
-                               f"{gone.reason}.")
-            if attempt == 0 and not self._preloaded.is_set():
-                await self.wait_preloaded()
-                continue
-            break
-        raise _unknown("tool", name, self._snapshot.tool_routes)
+        found = find_tool(self._snapshot, name)
+        if not isinstance(found, tuple) and self._preloads.pending:
+            await self.wait_preloaded()
+            found = find_tool(self._snapshot, name)
+        if isinstance(found, Hidden):
+            raise refused(name, found)
+        if found is None:
+            raise unknown("tool", name, self._snapshot.tool_routes)
+        return found
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None, call: CallContext = NO_CONTEXT
                         ) -> dict[str, Any]:
@@ -465,19 +394,9 @@ class Registry:
             raise MCPError(INVALID_PARAMS, str(exc)) from None
 
     async def _resource_route(self, uri: str) -> tuple[Provider, str]:
-        if uri not in self._snapshot.resource_routes and not self._preloaded.is_set():
+        if uri not in self._snapshot.resource_routes and self._preloads.pending:
             await self.wait_preloaded()
-        snapshot = self._snapshot
-        if (route := snapshot.resource_routes.get(uri)) is not None:
-            return route
-        if (split := split_uri(uri)) is not None and split[0] in self._servers:
-            return self._servers[split[0]], split[1]
-        # An expanded template of an unprefixed server: its URIs are not namespaced.
-        if len(snapshot.unprefixed) == 1:
-            return snapshot.unprefixed[0], uri
-        for provider in snapshot.unprefixed:
-            for template in provider.listing.resource_templates:
-                head = template["uriTemplate"].split("{", 1)[0]
-                if head and uri.startswith(head):
-                    return provider, uri
-        raise _unknown("resource", uri, snapshot.resource_routes)
+        route = find_resource(self._snapshot, uri, self._servers)
+        if route is None:
+            raise unknown("resource", uri, self._snapshot.resource_routes)
+        return route

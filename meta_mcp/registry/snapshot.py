@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meta_mcp.providers.base import Provider
-from meta_mcp.registry.naming import SEPARATOR, NameTable, base_name
+from meta_mcp.registry.naming import SEPARATOR, Key, NameTable, base_name
 from meta_mcp.registry.uris import exposed_uri
 
 Route = tuple[Provider, str]
@@ -80,7 +80,7 @@ class Snapshot:
 
     def listed_schema(self, name: str) -> dict[str, Any] | None:
         """The `inputSchema` tools/list shows for tool `name`, or None when it does not list it (computed once per
-        snapshot: the SDK asks it on every 2026-era call with arguments, see `surface.server`)."""
+        snapshot: the SDK asks it on every 2026-era call with arguments, see `surface.handlers`)."""
         schemas = self.__dict__.get("_listed_schemas")
         if schemas is None:
             schemas = {tool["name"]: tool.get("inputSchema") for tool in self.tools}
@@ -103,89 +103,120 @@ def build_snapshot(entries: Sequence[Entry], tool_names: NameTable, prompt_names
     prompt_keys = prompt_names.assign(
         (e.provider.name, e.prefix, t["name"]) for e in entries for t in e.provider.listing.prompts
     )
-
-    tools: list[dict[str, Any]] = []
-    tool_routes: dict[str, Route] = {}
-    hidden: dict[str, Hidden] = {}
-    denied: dict[str, Hidden] = {}
-    withheld: set[str] = set()
-    prompts: list[dict[str, Any]] = []
-    prompt_routes: dict[str, Route] = {}
-    resources: list[dict[str, Any]] = []
-    templates: list[dict[str, Any]] = []
-    resource_routes: dict[str, Route] = {}
-    unprefixed: list[Provider] = []
-    candidates: list[tuple[str, str]] = []
-
+    draft = _Draft(tool_names)
     for entry in entries:
-        provider, prefix = entry.provider, entry.prefix
-        server = provider.name
+        draft.add_tools(entry, tool_keys)
+        draft.add_denied(entry)
+        draft.add_prompts(entry, prompt_keys)
+        draft.add_resources(entry)
+    return draft.finish()
+
+
+@dataclass
+class _Draft:
+    """A snapshot being assembled, one entry after another: what an entry adds never displaces what an
+    earlier one added (a name, a route, a URI)."""
+
+    tool_names: NameTable
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_routes: dict[str, Route] = field(default_factory=dict)
+    hidden: dict[str, Hidden] = field(default_factory=dict)
+    """Withheld tools by every name a caller may use."""
+    denied: dict[str, Hidden] = field(default_factory=dict)
+    """Tools curation hid, by every name a caller may use (they yield to withheld ones)."""
+    withheld: set[str] = field(default_factory=set)
+    candidates: list[tuple[str, str]] = field(default_factory=list)
+    """(another name a caller may use, the exposed name): aliases, unless the name is taken."""
+    prompts: list[dict[str, Any]] = field(default_factory=list)
+    prompt_routes: dict[str, Route] = field(default_factory=dict)
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    templates: list[dict[str, Any]] = field(default_factory=list)
+    resource_routes: dict[str, Route] = field(default_factory=dict)
+    unprefixed: list[Provider] = field(default_factory=list)
+
+    def add_tools(self, entry: Entry, keys: dict[Key, str]) -> None:
+        """Route the entry's curated tools under their exposed names; withheld ones are named, not routed."""
+        server = entry.provider.name
         for item in entry.tools:
-            exposed = tool_keys[(server, item.display)]
-            if exposed in tool_routes or exposed in withheld:
+            exposed = keys[(server, item.display)]
+            if exposed in self.tool_routes or exposed in self.withheld:
                 continue  # a server listing the same tool twice (or renaming onto another): the first stands
-            forms = _forms(server, prefix, item.original, item.display, tool_names)
+            forms = _forms(server, entry.prefix, item.original, item.display, self.tool_names)
             if item.withheld is not None:
                 gone = Hidden(server, item.original, item.withheld, exposed)
-                withheld.add(exposed)
+                self.withheld.add(exposed)
                 for name in (exposed, *forms):
-                    hidden.setdefault(name, gone)
+                    self.hidden.setdefault(name, gone)
                 continue
             wire = item.wire
-            tools.append(wire if exposed == wire["name"] else {**wire, "name": exposed})
-            tool_routes[exposed] = (provider, item.original)
-            candidates.extend((form, exposed) for form in forms if form != exposed)
+            self.tools.append(wire if exposed == wire["name"] else {**wire, "name": exposed})
+            self.tool_routes[exposed] = (entry.provider, item.original)
+            self.candidates.extend((form, exposed) for form in forms if form != exposed)
+
+    def add_denied(self, entry: Entry) -> None:
+        """Note the tools curation hid, under every name a caller may use for them."""
+        server = entry.provider.name
         for original, why in entry.denied:
             gone = Hidden(server, original, why)
-            for name in _forms(server, prefix, original, original, tool_names):
-                denied.setdefault(name, gone)
-        listing = provider.listing
-        for prompt in listing.prompts:
-            exposed = prompt_keys[(provider.name, prompt["name"])]
-            if exposed in prompt_routes:
+            for name in _forms(server, entry.prefix, original, original, self.tool_names):
+                self.denied.setdefault(name, gone)
+
+    def add_prompts(self, entry: Entry, keys: dict[Key, str]) -> None:
+        provider = entry.provider
+        for prompt in provider.listing.prompts:
+            exposed = keys[(provider.name, prompt["name"])]
+            if exposed in self.prompt_routes:
                 continue
-            prompts.append(prompt if exposed == prompt["name"] else {**prompt, "name": exposed})
-            prompt_routes[exposed] = (provider, prompt["name"])
+            self.prompts.append(prompt if exposed == prompt["name"] else {**prompt, "name": exposed})
+            self.prompt_routes[exposed] = (provider, prompt["name"])
+
+    def add_resources(self, entry: Entry) -> None:
+        """Resources under `meta://<server>/…` for a prefixed server; an unprefixed server keeps its URIs
+        unless one is taken (or looks like ours). Templates are listed; their expansions are routed by URI."""
+        provider, prefix, listing = entry.provider, entry.prefix, entry.provider.listing
         if not (listing.resources or listing.resource_templates):
-            continue
+            return
         if not prefix:
-            unprefixed.append(provider)
+            self.unprefixed.append(provider)
         for resource in listing.resources:
             uri = resource["uri"]
             exposed = uri
-            if prefix or uri in resource_routes or uri.startswith("meta://"):
+            if prefix or uri in self.resource_routes or uri.startswith("meta://"):
                 exposed = exposed_uri(provider.name, uri)
-            if exposed in resource_routes:
+            if exposed in self.resource_routes:
                 continue
-            resources.append(resource if exposed == uri else {**resource, "uri": exposed})
-            resource_routes[exposed] = (provider, uri)
+            self.resources.append(resource if exposed == uri else {**resource, "uri": exposed})
+            self.resource_routes[exposed] = (provider, uri)
         for template in listing.resource_templates:
             original = template["uriTemplate"]
             exposed = original if not prefix else exposed_uri(provider.name, original)
-            templates.append(template if exposed == original else {**template, "uriTemplate": exposed})
+            self.templates.append(template if exposed == original else {**template, "uriTemplate": exposed})
 
-    for name, gone in denied.items():
-        hidden.setdefault(name, gone)
-    aliases: dict[str, str] = {}
-    for form, exposed in candidates:
-        if form not in tool_routes and form not in hidden:
-            aliases.setdefault(form, exposed)
-    for name in list(hidden):
-        if name in tool_routes:
-            del hidden[name]  # a routed tool's name is never refused
-    return Snapshot(
-        tools=tools,
-        tool_routes=tool_routes,
-        all_tools=tools,
-        aliases=aliases,
-        hidden=hidden,
-        resources=resources,
-        resource_templates=templates,
-        resource_routes=resource_routes,
-        unprefixed=tuple(unprefixed),
-        prompts=prompts,
-        prompt_routes=prompt_routes,
-    )
+    def finish(self) -> Snapshot:
+        """The snapshot: a routed name is never refused, and an alias never shadows a routed or hidden name."""
+        hidden = self.hidden
+        for name, gone in self.denied.items():
+            hidden.setdefault(name, gone)
+        aliases: dict[str, str] = {}
+        for form, exposed in self.candidates:
+            if form not in self.tool_routes and form not in hidden:
+                aliases.setdefault(form, exposed)
+        for name in list(hidden):
+            if name in self.tool_routes:
+                del hidden[name]
+        return Snapshot(
+            tools=self.tools,
+            tool_routes=self.tool_routes,
+            all_tools=self.tools,
+            aliases=aliases,
+            hidden=hidden,
+            resources=self.resources,
+            resource_templates=self.templates,
+            resource_routes=self.resource_routes,
+            unprefixed=tuple(self.unprefixed),
+            prompts=self.prompts,
+            prompt_routes=self.prompt_routes,
+        )
 
 
 def _forms(server: str, prefix: str, original: str, display: str, names: NameTable) -> tuple[str, ...]:
