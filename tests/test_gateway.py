@@ -293,6 +293,46 @@ async def test_config_is_elicited_then_set_on_the_gateway(tmp_path: Path, mode: 
 
 # ---- workspaces: per-workspace visibility, one mcp-remove after the last ---------------------------
 
+async def test_mcp_exec_and_code_mode_reach_only_the_callers_workspace_as_the_policy_allows(tmp_path: Path) -> None:
+    """The gateway's state is global; its mcp-exec and code-mode are not: another workspace's servers, a tool
+    the policy denies, and a code-mode tool another workspace made are refused, with a reason."""
+    config = tmp_path / "policy.yaml"
+    config.write_text(json.dumps({"mcpServers": {}, "policy": {"workspaces": {"team-p": {
+        "tools": {"deny": ["echo__*"]}}}}}))
+    async with gateway(tmp_path) as gw, meta_mcp_http(config, "--gateway", gw.url, "--catalog",
+                                                      str(our_catalog(tmp_path)), env=meta_env(tmp_path)) as url:
+        async with workspace_client(url, "team-a", "legacy") as a, workspace_client(url, "team-b", "legacy") as b, \
+                workspace_client(url, "team-p", "legacy") as p:
+            for client in (a, b, p):
+                await wait_gateway_ready(client)
+            assert not (await a.call_tool("add_server", {"name": "echo"})).is_error
+            assert text_of(await a.call_tool("docker__mcp-exec", {"name": "echo", "arguments": {"text": "a"}})) == "a"
+            foreign = await b.call_tool("docker__mcp-exec", {"name": "echo", "arguments": {"text": "b"}})
+            assert foreign.is_error and "'echo' is not a gateway tool this workspace can call" in text_of(foreign)
+            borrowed = await b.call_tool("docker__code-mode", {"servers": ["echo"], "name": "b-shout"})
+            assert borrowed.is_error and "only gateway servers added in this workspace (not echo)" in text_of(borrowed)
+
+            made = await a.call_tool("docker__code-mode", {"servers": ["echo"], "name": "a-shout"})
+            assert not made.is_error, text_of(made)
+
+            async def listed() -> bool:
+                return "docker__code-mode-a-shout" in await tool_names(b)
+
+            await poll_until(listed, what="the code-mode tool in the root view")
+            script = {"script": "return 'from a'"}
+            assert not (await a.call_tool("docker__code-mode-a-shout", script)).is_error
+            for name, args in (("docker__code-mode-a-shout", script),
+                               ("docker__mcp-exec", {"name": "code-mode-a-shout", "arguments": script})):
+                stolen = await b.call_tool(name, args)
+                assert stolen.is_error and "'code-mode-a-shout' was made by another workspace" in text_of(stolen)
+
+            assert not (await p.call_tool("add_server", {"name": "echo"})).is_error
+            denied = await p.call_tool("docker__mcp-exec", {"name": "echo", "arguments": {"text": "p"}})
+            assert denied.is_error and "is not a gateway tool this workspace can call" in text_of(denied)
+            walled = await p.call_tool("docker__code-mode", {"servers": ["echo"], "name": "p-shout"})
+            assert walled.is_error and "use run_code" in text_of(walled)
+
+
 @pytest.mark.parametrize("mode", MODES)
 async def test_two_workspaces_share_a_gateway_server_until_the_last_removes_it(tmp_path: Path, mode: str) -> None:
     async with gateway(tmp_path) as gw, \

@@ -74,6 +74,10 @@ async def running_workspaces(services: Services, preload: list[ServerSpec], pres
         interceptors = [*services.telemetry.interceptors(), redacting_interceptor(services.redactor)]
         workspaces = Workspaces(services.settings, pool, builtin=meta_tools, on_create=created,
                                 interceptors=interceptors)
+        if gateway is not None:  # the gateway's mcp-exec / code-mode held to the caller's workspace and policy
+            from meta_mcp.operations.gateway_scope import gateway_scope
+
+            workspaces.interceptors.append(gateway_scope(workspaces, services))
         workspaces.get(DEFAULT).preload(preload)
         tg.start_soon(follow, lambda: [Workspace(r, services) for r in workspaces], services.state, record_managed,
                       name="replicas")
