@@ -152,10 +152,8 @@ class Registry:
         return provider
 
     def preload(self, specs: Specs) -> None:
-        """Start `specs` concurrently in the background; lists and lookups wait for their first attempt.
-
-        `specs` may be an async function that produces them (restoring from the state store): waiting
-        starts at once, before it has produced anything. Several batches may be pending at a time."""
+        """Start `specs` (or what an async function produces: restoring from the state store) concurrently in
+        the background; lists and lookups wait for their first attempt (see `registry.preload`)."""
         self._preloads.start(specs, self._add_logged, self._pool.task_group)
 
     async def _add_logged(self, spec: ServerSpec) -> None:
