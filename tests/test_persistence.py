@@ -77,6 +77,10 @@ async def test_a_server_and_a_conversation_survive_a_restart(tmp_path: Path, stu
         assert not any(n.startswith("crashy__") for n in await tool_names(client))
 
 
+async def _is(probe: Any, wanted: Any) -> bool:
+    return await probe() == wanted
+
+
 @contextlib.asynccontextmanager
 async def replica(redis: RedisServer, prefix: str, extra: dict[str, str], *args: str) -> AsyncIterator[str]:
     env = {"META_MCP_STATE_URL": redis.url, "META_MCP_STATE_PREFIX": prefix, **extra}
@@ -113,6 +117,21 @@ async def test_two_replicas_share_one_redis(redis_server: RedisServer, stub: Ope
                 return not any(n.startswith("crashy__") for n in await tool_names(on_a))
 
             await poll_until(gone_on_a, timeout=15, what="crashy to be removed on replica A")
+
+            # Configured through A: B restarts its instance with the new config.
+            added = await on_a.call_tool("add_server", {"name": "greeter", "config": {"greeting": "hej"}})
+            assert not added.is_error, text_of(added)
+
+            async def greeting_on_b() -> str | None:
+                if "greeter__environment" not in await tool_names(new_on_b):
+                    return None
+                result = await new_on_b.call_tool("greeter__environment", {"names": ["GREETING"]})
+                return None if result.is_error else result.structured_content["env"]["GREETING"]
+
+            await poll_until(lambda: _is(greeting_on_b, "hej"), timeout=15, what="greeter on replica B")
+            configured = await on_a.call_tool("configure_server", {"name": "greeter", "config": {"greeting": "hallo"}})
+            assert not configured.is_error, text_of(configured)
+            await poll_until(lambda: _is(greeting_on_b, "hallo"), timeout=15, what="the new greeting on replica B")
 
         # A chat interrupt raised on A is resumed on B.
         user = {"X-User-Id": "replica-user"}

@@ -9,8 +9,9 @@ and publish `{"workspace", "kind": "servers"}` on the store's change feed. This 
   kept, so it comes back once fixed. Servers of the `--config` file are never records (`skip`).
   Gateway records (`source="gateway"`) come back as their gateway views (`operations.gateway`).
 - `follow(workspaces, store)`: applies the changes other replicas publish: servers whose record
-  appeared are started, servers whose record is gone are stopped; every client of this replica is
-  told, in both eras. After missed events (`RESYNC`) every live workspace is reconciled.
+  appeared are started, servers whose record is gone are stopped, servers whose record now launches
+  differently (configured through another replica) are restarted with it; every client of this
+  replica is told, in both eras. After missed events (`RESYNC`) every live workspace is reconciled.
 
 Example:
     registry.preload(lambda: restore(ws, skip={"time"}))
@@ -91,11 +92,18 @@ async def reconcile(ws: Workspace, owned: Callable[[str], bool]) -> None:
         logger.info("workspace %r: %r was removed by another replica", ws.name, name)
         await registry.remove_server(name, missing_ok=True)
     for record in records.values():
-        if record.name in registry.servers:
+        active = registry.servers.get(record.name)
+        if active is not None and not owned(record.name):
             continue
         spec = await spec_of(ws, record)
-        if spec is not None and record.name not in registry.servers:
+        if spec is None:
+            continue
+        if active is None and record.name not in registry.servers:
             logger.info("workspace %r: %r was added by another replica", ws.name, record.name)
+            await registry.add_server(spec)
+        elif registry.servers.get(record.name) is active and getattr(active, "spec", spec) != spec:
+            logger.info("workspace %r: %r was reconfigured by another replica; restarting it", ws.name, record.name)
+            await registry.remove_server(record.name, missing_ok=True)
             await registry.add_server(spec)
 
 
