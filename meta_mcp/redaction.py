@@ -20,7 +20,8 @@ The same redactor guards everything else that leaves meta-mcp:
 - `redacting_interceptor(redactor)` on the registry's one call path: every tool result (and the text
   of a protocol error) of every caller — clients, `call_tool`, `run_code`'s bridge and its output,
   `agent_chat` and its inner calls — has known secret values replaced (`Redactor.scrub`: values only,
-  so ordinary text that merely looks like a credential is left alone);
+  so ordinary text that merely looks like a credential is left alone); prompts and resource reads
+  get the same `scrub` in the registry (`Workspaces(scrub=…)`);
 - `RedactingASGI(app, redactor)` around the chat API: REST bodies and each SSE chunk;
 - the telemetry's span processor (`services.telemetry.export`): span names, attributes, events and
   status texts, before any exporter sees them.

@@ -117,9 +117,16 @@ async def test_no_canary_anywhere(meta: Any, stub: OpenAIStub, otlp: OtlpReceive
         assert "The tokens: ***, ***, ***" in chat.content[0].text
         tool_message = [m for m in stub.requests[1]["body"]["messages"] if m["role"] == "tool"][0]
         assert_clean("what the model was shown", tool_message)
+        # Prompts and resources: the upstream hands back what it was given (a prompt's argument, a URI).
+        prompt = await client.get_prompt("leaky__greet", {"name": " / ".join(CANARIES)})
+        assert "Hey *** / *** / ***!" in str(prompt.model_dump())
+        resources = [str(t.uri_template) for t in (await client.list_resource_templates()).resource_templates]
+        read = await client.read_resource(resources[0].replace("{id}", quote(DOTENV_CANARY, safe="")))
+        assert '"id": "***"' in read.contents[0].text, read
         for where, result in (("find_servers", found), ("add_server", added), ("list_servers", listed),
                               ("a tool result", env), ("call_tool", via_call_tool), ("a tool error", failed),
-                              ("run_code", ran), ("agent_chat", chat)):
+                              ("run_code", ran), ("agent_chat", chat), ("a prompt", prompt),
+                              ("a resource", read)):
             assert_clean(where, result)
 
     # The chat API: REST and SSE bodies.

@@ -30,7 +30,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -63,10 +63,11 @@ class Registry:
     """The live component set of one workspace (see the module docstring)."""
 
     def __init__(self, settings: Settings, pool: UpstreamPool, *, workspace: str = "default",
-                 interceptors: Sequence[Interceptor] = ()) -> None:
+                 interceptors: Sequence[Interceptor] = (), scrub: Callable[[Any], Any] | None = None) -> None:
         self.settings = settings
         self.workspace = workspace
         self._interceptors = interceptors  # shared with Workspaces: interceptors added later apply too
+        self._scrub = scrub or (lambda result: result)  # prompts and resources: tool results have interceptors
         self.notifier = ChangeNotifier()
         self._pool = pool
         self._builtin: list[Provider] = []
@@ -349,14 +350,14 @@ class Registry:
                          ) -> dict[str, Any]:
         provider, original = await self._route("prompt_routes", name)
         try:
-            return await provider.get_prompt(original, arguments, call)
+            return self._scrub(await provider.get_prompt(original, arguments, call))
         except ToolError as exc:
             raise MCPError(INVALID_PARAMS, str(exc)) from None
 
     async def read_resource(self, uri: str, call: CallContext = NO_CONTEXT) -> dict[str, Any]:
         provider, original = await self._resource_route(uri)
         try:
-            return await provider.read_resource(original, call)
+            return self._scrub(await provider.read_resource(original, call))
         except ToolError as exc:
             raise MCPError(INVALID_PARAMS, str(exc)) from None
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from meta_mcp.providers.base import Provider
 from meta_mcp.registry.interceptors import Interceptor
@@ -40,11 +41,13 @@ class Workspaces:
     def __init__(self, settings: Settings, pool: UpstreamPool,
                  builtin: Callable[[Registry], Provider] | None = None,
                  on_create: Callable[[Registry], None] | None = None,
-                 interceptors: Sequence[Interceptor] = ()) -> None:
+                 interceptors: Sequence[Interceptor] = (), scrub: Callable[[Any], Any] | None = None) -> None:
         self.settings = settings
         self.pool = pool
         self.interceptors = list(interceptors)
         """What every tool call of every workspace passes through (see `registry.interceptors`)."""
+        self.scrub = scrub
+        """What every prompt and resource read passes through (secret values masked: `Redactor.scrub`)."""
         self._builtin = builtin
         self._on_create = on_create
         """Called with each new registry (meta-mcp restores the workspace's servers from its state)."""
@@ -68,7 +71,8 @@ class Workspaces:
             raise ValueError(f"invalid workspace name {name!r}: {NAME_RULE}")
         if len(self._registries) >= self.settings.max_workspaces:
             self._evict_idle()
-        registry = Registry(self.settings, self.pool, workspace=name, interceptors=self.interceptors)
+        registry = Registry(self.settings, self.pool, workspace=name, interceptors=self.interceptors,
+                            scrub=self.scrub)
         if self._builtin is not None:
             registry.add_builtin(self._builtin(registry))
         self._registries[name] = registry

@@ -70,10 +70,11 @@ async def running_workspaces(services: Services, preload: list[ServerSpec], pres
                             **({"provider_factory": gateway.provider_factory} if gateway is not None else {}))
         if gateway is not None:
             tg.start_soon(gateway.start, name="gateway")
-        # Every tool call, on every path: traced and metered (when configured), its result scrubbed of secrets.
+        # Every tool call, on every path: traced and metered (when configured), its result scrubbed of secrets
+        # (prompts and resources too: `scrub`).
         interceptors = [*services.telemetry.interceptors(), redacting_interceptor(services.redactor)]
         workspaces = Workspaces(services.settings, pool, builtin=meta_tools, on_create=created,
-                                interceptors=interceptors)
+                                interceptors=interceptors, scrub=services.redactor.scrub)
         if gateway is not None:  # the gateway's mcp-exec / code-mode held to the caller's workspace and policy
             from meta_mcp.operations.gateway_scope import gateway_scope
 
