@@ -91,6 +91,7 @@ async def running_workspaces(services: Services, preload: list[ServerSpec], pres
                     await gateway.stop()
                 await services.state.aclose()
                 services.telemetry.shutdown()  # exports what is still batched
+                services.close()  # the sandbox's pre-started Deno processes and their directories
             tg.cancel_scope.cancel()
 
 
