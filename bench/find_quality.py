@@ -9,7 +9,7 @@ against Docker's catalog fixture (272 servers) with:
   into one document per server (name, title, description, tags, category, tool names);
 * with the `embeddings` extra installed (`uv sync --extra embeddings`): **embed** — cosine similarity
   to all-MiniLM-L6-v2 embeddings alone, and **hybrid** — ours plus that (`catalog_ranker=hybrid`,
-  meta_mcp/services/catalog/embedding.py); `--lexical-only` leaves them out;
+  meta_mcp/services/catalog/hybrid.py); `--lexical-only` leaves them out;
 
 in the same run, reporting hit@1, hit@5 and MRR (first relevant result) and ms/query for two fixed
 halves (`held_out`): the **development** half (63 queries: the ones the lexical ranker was tuned on,
@@ -35,6 +35,7 @@ ranked by
   title, server, description and parameter names;
 * **BM25** — find_tools as it was before: plain `BM25Index` over "exposed name ×2, <server>__<tool>,
   title, description";
+* with the extra: **embed** (the model alone) and **hybrid** (find_tools with `catalog_ranker=hybrid`);
 
 in the same run, with hit@1, hit@5 and MRR per half. Target: hit@1 ≥ 0.85 (each half). Tune on the
 development half only (`--misses`).
@@ -52,7 +53,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO.parent / "shared" / "fixtures" / "docker-mcp-catalog.yaml"
@@ -247,11 +247,12 @@ def ours_ranker(entries: Sequence) -> Callable[[str, int], list[str]]:
 def embedding_rankers(entries: Sequence) -> dict[str, Callable[[str, int], list[str]]]:
     """The semantic ranker alone and the hybrid (lexical + semantic), when the embeddings extra is
     installed; {} otherwise. Embedding the catalog is timed and printed."""
-    from meta_mcp.services.catalog.embedding import EmbeddingUnavailable, HybridIndex, MiniLM, _one_thread
+    from meta_mcp.services.catalog.embedding import EmbeddingUnavailable, shared_model
+    from meta_mcp.services.catalog.hybrid import HybridIndex
     from meta_mcp.services.catalog.search import CatalogIndex
 
     try:
-        model = MiniLM.load()
+        model = shared_model()
     except EmbeddingUnavailable as exc:
         print(f"(no embedding rankers: {exc})")
         return {}
@@ -260,8 +261,7 @@ def embedding_rankers(entries: Sequence) -> dict[str, Callable[[str, int], list[
     print(f"embedding {len(entries)} catalog entries: {time.perf_counter() - start:.1f} s")
 
     def semantic_only(q: str, k: int) -> list[str]:
-        with _one_thread():
-            scores = hybrid.vectors @ model.encode([q])[0]
+        scores = hybrid.ranker.similarities(q)
         return [entries[i].name for i in (-scores).argsort(kind="stable")[:k]]
 
     return {"embed": semantic_only, "hybrid": lambda q, k: [e.name for e, _ in hybrid.search(q, k)]}
@@ -354,55 +354,26 @@ def tool_rankers(tools: Sequence) -> dict[str, Callable[[str, int], list[str]]]:
 
 
 def tool_embedding_rankers(tools: Sequence) -> dict[str, Callable[[str, int], list[str]]]:
-    """An experiment, not what find_tools does: with the embeddings extra, **embed** — cosine similarity
-    of all-MiniLM-L6-v2 embeddings of the query and of "<server> <tool name>: <title>. <description>"
-    — and **hybrid** — ours ÷ the query's best + `SEMANTIC_WEIGHT` (find_servers' hybrid weight, 1.5)
-    × cosine, over ours' hits and tools at least `MIN_SIMILARITY` close, as `HybridIndex` does for
-    find_servers; {} without the extra."""
+    """With the embeddings extra: **embed** — cosine similarity of all-MiniLM-L6-v2 embeddings of the
+    query and of each tool's `tool_text` ("<server> <tool name>: <title>. <description>") alone — and
+    **hybrid** — find_tools with `catalog_ranker=hybrid` (`tool_index(tools, "hybrid")`: ours ÷ the
+    query's best + `SEMANTIC_WEIGHT` × cosine, see meta_mcp/services/catalog/hybrid.py); {} without it."""
     from meta_mcp.operations.tools import tool_index
-    from meta_mcp.services.catalog.embedding import (
-        MIN_SIMILARITY,
-        SEMANTIC_WEIGHT,
-        EmbeddingUnavailable,
-        MiniLM,
-        _one_thread,
-    )
+    from meta_mcp.services.catalog.embedding import EmbeddingUnavailable, shared_model
 
     try:
-        model = MiniLM.load()
+        shared_model()
     except EmbeddingUnavailable as exc:
         print(f"(no embedding rankers: {exc})")
         return {}
-    import numpy as np
-
-    texts = [f"{t.server} {t.original.replace('_', ' ').replace('-', ' ')}: {t.definition.get('title') or ''}. "
-             f"{t.definition.get('description') or ''}" for t in tools]
     start = time.perf_counter()
-    with _one_thread():
-        vectors = model.encode(texts)
+    hybrid = tool_index(tools, "hybrid")
     print(f"embedding {len(tools)} tools: {time.perf_counter() - start:.1f} s")
-    lexical = tool_index(tools)
-
-    def semantic(q: str) -> Any:
-        with _one_thread():
-            return vectors @ model.encode([q])[0]
 
     def embed(q: str, k: int) -> list[str]:
-        return [tools[i].exposed for i in (-semantic(q)).argsort(kind="stable")[:k]]
+        return [tools[i].exposed for i in (-hybrid.similarities(q)).argsort(kind="stable")[:k]]
 
-    def hybrid(q: str, k: int) -> list[str]:
-        sem = semantic(q)
-        ranked = lexical.rank(q, limit=len(tools))
-        top = ranked[0][1] if ranked and ranked[0][1] > 0 else 1.0
-        scores = SEMANTIC_WEIGHT * sem
-        candidates = sem >= MIN_SIMILARITY
-        for i, score in ranked:
-            scores[i] += score / top
-            candidates[i] = True
-        scores = np.where(candidates, scores, -np.inf)
-        return [tools[i].exposed for i in np.argsort(-scores, kind="stable")[:k] if candidates[i]]
-
-    return {"embed": embed, "hybrid": hybrid}
+    return {"embed": embed, "hybrid": lambda q, k: [tools[i].exposed for i, _ in hybrid.rank(q, limit=k)]}
 
 
 def tools_main(args: argparse.Namespace) -> int:

@@ -7,7 +7,8 @@ callable tools by owner: the sandbox, the agent and `find_tools` all choose thei
 callable tool, whether `tools/list` shows it or not (see `registry.exposure`); hidden tools are never
 among them. `find_tools` ranks with find_servers' ranker (`services/ranking.py`: BM25F, query expansion,
 name bonus) over each tool's name, title, server, description and parameters (`tool_index`), one index
-per workspace snapshot; what a caller may use is filtered per call.
+per workspace snapshot; what a caller may use is filtered per call. With `catalog_ranker=hybrid` (and
+the embeddings extra) it adds the embedding model's similarities, as find_servers does (`catalog/hybrid.py`).
 
 Pins (`pin_tools` / `unpin_tools`) put tools in the listing when exposure shows only the meta tools;
 `approve_tool_change` pins the new definition of a tool that changed since it was first seen (see
@@ -21,18 +22,29 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import anyio
 
 from meta_mcp.auth.context import current_caller
 from meta_mcp.operations.workspace import Workspace
 from meta_mcp.providers.base import NO_CONTEXT, CallContext
 from meta_mcp.services.bm25 import CAMEL, tokenize
 from meta_mcp.services.catalog.intents import expansions
+from meta_mcp.services.catalog.search import Ranker
 from meta_mcp.services.ranking import Document, PhraseTable, RankedIndex, squash
 from meta_mcp.services.state import StateError
+
+if TYPE_CHECKING:
+    from meta_mcp.services.catalog.hybrid import HybridRanker
+
+    ToolRanker = RankedIndex | HybridRanker
+
+logger = logging.getLogger(__name__)
 
 META_SERVER = "meta-mcp"
 """The name of the provider serving the meta tools."""
@@ -176,18 +188,36 @@ def tool_document(tool: VisibleTool) -> Document:
     return Document(fields, key=tool.exposed, names=(frozenset(name), frozenset(title)), squashed=squash(short))
 
 
-def tool_index(tools: Sequence[VisibleTool]) -> RankedIndex:
+def tool_text(tool: VisibleTool) -> str:
+    """What a tool's embedding is made from (the hybrid ranker): "<server> <name words>: <title>. <description>"."""
+    d = tool.definition
+    name = tool.original.replace("_", " ").replace("-", " ")
+    return f"{tool.server} {name}: {d.get('title') or ''}. {d.get('description') or ''}"
+
+
+def tool_index(tools: Sequence[VisibleTool], ranker: Ranker = "lexical") -> ToolRanker:
     """find_tools' ranker over `tools`: find_servers' (`services/ranking.py`) with the intent table, the
-    tool vocabulary, these field weights and the name bonus."""
-    return RankedIndex([tool_document(t) for t in tools], TOOL_FIELDS, name_bonus=TOOL_NAME_BONUS,
-                       expansions=[(expansions, INTENT_WEIGHT), (TOOL_VOCABULARY, VOCABULARY_WEIGHT),
-                                   (_whole_words, 1.0)],
-                       expanded_names=True)
+    tool vocabulary, these field weights and the name bonus; with `ranker="hybrid"` and the embeddings
+    extra, fused with the model's similarity to `tool_text` (`catalog/hybrid.py`; seconds to build for
+    a hundred new tools: build it off the event loop). Without the extra: the lexical one (logged)."""
+    lexical = RankedIndex([tool_document(t) for t in tools], TOOL_FIELDS, name_bonus=TOOL_NAME_BONUS,
+                          expansions=[(expansions, INTENT_WEIGHT), (TOOL_VOCABULARY, VOCABULARY_WEIGHT),
+                                      (_whole_words, 1.0)],
+                          expanded_names=True)
+    if ranker == "hybrid":
+        from meta_mcp.services.catalog.embedding import EmbeddingUnavailable
+        from meta_mcp.services.catalog.hybrid import HybridRanker
+
+        try:
+            return HybridRanker(lexical, [tool_text(t) for t in tools])
+        except EmbeddingUnavailable as exc:
+            logger.warning("find_tools ranks lexically: %s", exc)
+    return lexical
 
 
-def _proxied(ws: Workspace) -> tuple[list[VisibleTool], RankedIndex]:
+def _proxied(ws: Workspace) -> tuple[list[VisibleTool], ToolRanker]:
     tools = visible_tools(ws, lambda server, _: server != META_SERVER, policy=False)
-    return tools, tool_index(tools)
+    return tools, tool_index(tools, ws.settings.catalog_ranker)
 
 
 async def find_tools(ws: Workspace, query: str, limit: int = 10) -> list[ToolMatch]:
@@ -195,11 +225,17 @@ async def find_tools(ws: Workspace, query: str, limit: int = 10) -> list[ToolMat
     query that is a tool's name (exposed, or the original `<server>__<tool>`) puts that tool first."""
     registry = ws.registry
     snapshot = registry.snapshot
-    tools, index = ws.services.tool_index.get(ws.name, snapshot, lambda: _proxied(ws))
+
+    def rank() -> tuple[list[VisibleTool], list[tuple[int, float]]]:
+        tools, index = ws.services.tool_index.get(ws.name, snapshot, lambda: _proxied(ws))
+        return tools, index.rank(query, limit=len(tools))
+
+    # The hybrid embeds new tools and every query with a model: off the event loop.
+    hybrid = ws.settings.catalog_ranker == "hybrid"
+    tools, everything = await anyio.to_thread.run_sync(rank) if hybrid else rank()
     listed = {t["name"] for t in snapshot.tools}
     allowed = _allowed(ws)  # the index is the workspace's; what this caller may use is filtered here
-    ranked = [(i, round(score, 4)) for i, score in index.rank(query, limit=len(tools))
-              if allowed(tools[i].exposed)][:limit]
+    ranked = [(i, round(score, 4)) for i, score in everything if allowed(tools[i].exposed)][:limit]
     named = registry.resolve_tool(query.strip())
     if named is not None and named[0] is not None and named[1] != META_SERVER:
         exact = next((i for i, t in enumerate(tools) if t.exposed == named[0]), None)

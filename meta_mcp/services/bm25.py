@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -40,7 +41,26 @@ def tokenize(text: str) -> list[str]:
 
 
 def stem(word: str) -> str:
-    """Light English folding shared with the index: plural, -ing and -ed forms, final e."""
+    """Light English folding shared with the index: plural, -ing and -ed forms, final e (`_inflection`),
+    then a few derivational endings, so a noun meets its verb: "deletion" and "delete" → delet,
+    "relationship" and "relate" → relat, "configuration" and "configure" → configur, "deployment" and
+    "deploy" → deploy. Query and documents pass through the same function, so only consistency matters."""
+    word = _inflection(word)
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    if word.endswith("ship") and len(word) > 7:
+        word = _inflection(word[:-4])
+    if word.endswith("ation") and len(word) >= 12:  # configuration → configur; not creation (→ creat)
+        return word[:-5]
+    if word.endswith(("tion", "sion")) and len(word) >= 8:  # deletion → delet; not version, mention
+        return word[:-3]
+    if word.endswith("ment") and len(word) >= 9:
+        return _inflection(word[:-4])
+    return word
+
+
+def _inflection(word: str) -> str:
+    """Plural, -ing and -ed forms and a final e folded; words of 3 letters or fewer, or with digits, kept."""
     if len(word) <= 3 or not word.isalpha():
         return word
     if word.endswith("ies") and len(word) > 4:
@@ -95,7 +115,8 @@ class BM25Index:
 
 class IndexCache:
     """One search index per key (a workspace), rebuilt only when its source object (a snapshot) is
-    replaced: snapshots are immutable, so identity says whether the index is still current.
+    replaced: snapshots are immutable, so identity says whether the index is still current. Safe to use
+    from worker threads (find_tools' hybrid ranks in one); two threads missing at once may both build.
 
     Example:
         cache.get("default", snapshot, lambda: tool_index(tools_of(snapshot)))
@@ -105,12 +126,19 @@ class IndexCache:
         self._entries: OrderedDict[str, tuple[object, Any]] = OrderedDict()
         self._max_keys = max_keys
         """Indexes kept at most (least recently used dropped first): memory stays bounded."""
+        self._lock = threading.Lock()
 
     def get(self, key: str, source: object, build: Callable[[], T]) -> T:
-        entry = self._entries.get(key)
-        if entry is None or entry[0] is not source:
-            entry = self._entries[key] = (source, build())
+        """The index of `key` built from `source`; `build()` (outside the lock) when it has none yet."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] is source:
+                self._entries.move_to_end(key)
+                return entry[1]
+        value = build()
+        with self._lock:
+            self._entries[key] = (source, value)
+            self._entries.move_to_end(key)
             while len(self._entries) > self._max_keys:
                 self._entries.popitem(last=False)
-        self._entries.move_to_end(key)
-        return entry[1]
+        return value

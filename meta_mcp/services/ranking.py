@@ -43,6 +43,8 @@ Expand = Callable[[str, set[str]], Iterable[str]]
 
 K1 = 1.2
 NAME_BONUS = 2.5
+MAX_QUERY_CHARS = 1000
+"""Only a query's first characters are read: a search costs the same for a huge query as for a long one."""
 
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 
@@ -95,7 +97,8 @@ class RankedIndex:
 
     def query_terms(self, query: str) -> dict[str, float]:
         """The weighted terms a query searches for: its own words (1.0) and their expansions (each at the
-        highest weight that reaches it)."""
+        highest weight that reaches it). Only the first `MAX_QUERY_CHARS` characters count."""
+        query = query[:MAX_QUERY_CHARS]
         own = tokenize(query)
         terms: dict[str, float] = {t: 1.0 for t in own}
         for expand, weight in self._expansions:
@@ -117,7 +120,8 @@ class RankedIndex:
 
     def rank(self, query: str, limit: int = 10) -> list[tuple[int, float]]:
         """(document index, score) pairs, best first; documents sharing no term with the query are left
-        out. Scores are not rounded."""
+        out. Scores are not rounded. Only the first `MAX_QUERY_CHARS` characters of `query` count."""
+        query = query[:MAX_QUERY_CHARS]
         terms = self.query_terms(query)
         own = terms if self._expanded_names else {t: 1.0 for t in tokenize(query)}
         squashed_query = squash(query)

@@ -27,7 +27,7 @@ from meta_mcp.services.catalog.model import CatalogEntry, CatalogError, RemoteSp
 from meta_mcp.services.catalog.search import CatalogIndex, Ranker, make_index
 
 if TYPE_CHECKING:
-    from meta_mcp.services.catalog.embedding import HybridIndex
+    from meta_mcp.services.catalog.hybrid import HybridIndex
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,14 +8,12 @@ encoder layers, mean pooling, L2 normalisation) with a pure-Python WordPiece tok
 so the extra needs only numpy, threadpoolctl and the package's files (see `[tool.uv]
 override-dependencies` in pyproject.toml).
 
-`HybridIndex` ranks catalog entries by the lexical score (`CatalogIndex`) plus the cosine similarity
-of the query's embedding to each entry's (title, description, tags); entries are embedded once, on
-first use.
+How its similarities are combined with the lexical ranker's scores (find_servers' `HybridIndex`,
+find_tools' hybrid) is in `hybrid.py`.
 
 Example:
-    model = MiniLM.load()                      # raises EmbeddingUnavailable without the extra
+    model = shared_model()                     # raises EmbeddingUnavailable without the extra
     model.encode(["what time is it"]).shape    # (1, 384), unit length
-    HybridIndex.build(entries).search("what time is it in Tokyo", limit=3)
 """
 
 from __future__ import annotations
@@ -23,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+import threading
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,9 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
-
-    from meta_mcp.services.catalog.model import CatalogEntry
-    from meta_mcp.services.catalog.search import CatalogIndex
 
 MAX_TOKENS = 256
 """all-MiniLM-L6-v2's max_seq_length: longer texts are cut."""
@@ -104,9 +100,10 @@ class WordPiece:
         return words
 
     def encode(self, text: str, max_tokens: int = MAX_TOKENS) -> list[int]:
-        """[CLS] pieces… [SEP], at most `max_tokens` ids."""
+        """[CLS] pieces… [SEP], at most `max_tokens` ids. Only the first `max_tokens` × 16 characters are
+        read (a piece is rarely longer than 16): a huge text costs no more than a long one."""
         pieces: list[int] = []
-        for word in self._words(text):
+        for word in self._words(text[: max_tokens * 16]):
             if len(word) > 100:
                 pieces.append(self.unk)
                 continue
@@ -237,63 +234,20 @@ class MiniLM:
         return out
 
 
-# -- the hybrid ranker ------------------------------------------------------------------------------
+# -- one model per process ------------------------------------------------------------------------
 
-SEMANTIC_WEIGHT = 1.5
-"""How much the cosine similarity counts against the lexical score (divided by the query's best).
-Chosen on the development half of bench/find_quality.py only (1.5 and 2.0 tied best there)."""
-MIN_SIMILARITY = 0.3
-"""An entry the lexical ranker does not find at all is listed only from this cosine similarity up, so
-that a query about nothing finds (almost) nothing: with this model, gibberish ("zxqv blorp") comes
-within 0.27 of short, vague descriptions. (On the development queries the rule changes nothing.)"""
+_MODEL_LOCK = threading.Lock()
+_MODEL: MiniLM | None = None
 
 
-def entry_text(entry: CatalogEntry) -> str:
-    """What an entry's embedding is made from."""
-    tags = ", ".join(t for t in entry.tags if t.lower() not in ("devops",))
-    return f"{entry.title}. {entry.description}" + (f" ({tags})" if tags else "")
-
-
-class HybridIndex:
-    """The lexical index's scores, each divided by the query's best, plus `weight` × the cosine
-    similarity of the query's embedding to the entry's (`entry_text`). Embedding the entries takes a
-    few seconds on two cores (once, when the index is made; `Catalog.search` makes it on first use,
-    off the event loop)."""
-
-    def __init__(self, lexical: CatalogIndex, model: MiniLM, weight: float = SEMANTIC_WEIGHT) -> None:
-        self.lexical = lexical
-        self.entries = lexical.entries
-        self.model = model
-        self.weight = weight
-        with _one_thread():
-            self.vectors = model.encode([entry_text(e) for e in self.entries])
-        self._position = {id(e): i for i, e in enumerate(self.entries)}
-
-    @classmethod
-    def build(cls, entries: Sequence[CatalogEntry]) -> HybridIndex:
-        """Over `entries`, with the installed model; raises `EmbeddingUnavailable` without the extra."""
-        from meta_mcp.services.catalog.search import CatalogIndex
-
-        return cls(CatalogIndex(entries), MiniLM.load())
-
-    def search(self, query: str, limit: int = 10) -> list[tuple[CatalogEntry, float]]:
-        """(entry, score) pairs, best first: the lexical hits and the entries at least `MIN_SIMILARITY`
-        close in meaning."""
-        import numpy as np
-
-        with _one_thread():
-            semantic = self.vectors @ self.model.encode([query])[0]
-        lexical = self.lexical.search(query, limit=len(self.entries))
-        top = lexical[0][1] if lexical and lexical[0][1] > 0 else 1.0
-        scores: Any = self.weight * semantic
-        candidates = semantic >= MIN_SIMILARITY
-        for entry, score in lexical:
-            i = self._position[id(entry)]
-            scores[i] += score / top
-            candidates[i] = True
-        scores = np.where(candidates, scores, -np.inf)
-        best = [i for i in np.argsort(-scores, kind="stable")[:limit] if candidates[i]]
-        return [(self.entries[i], round(float(scores[i]), 4)) for i in best]
+def shared_model() -> MiniLM:
+    """The installed model, loaded once per process (its weights are ~90 MB) and shared by every index;
+    raises `EmbeddingUnavailable` without the extra (asked again on the next call)."""
+    global _MODEL
+    with _MODEL_LOCK:
+        if _MODEL is None:
+            _MODEL = MiniLM.load()
+        return _MODEL
 
 
 def _one_thread() -> Any:

@@ -10,7 +10,7 @@ catalog entry's document is and how its fields weigh:
 4. a tiny popularity prior (Docker's pull count) that only breaks near-ties; ties sort by name.
 Everything is in memory and pure Python: ~0.3 ms per query over Docker's 272 servers on one core.
 
-`make_index(entries, "hybrid")` adds a sentence-embedding model to these scores (`embedding.py`, the
+`make_index(entries, "hybrid")` adds a sentence-embedding model to these scores (`hybrid.py`, the
 optional `embeddings` extra; setting `catalog_ranker`), falling back to this index without the extra.
 
 Example:
@@ -31,7 +31,7 @@ from meta_mcp.services.catalog.intents import EXPANSION_WEIGHT, expansions
 from meta_mcp.services.ranking import K1, NAME_BONUS, Document, RankedIndex, squash
 
 if TYPE_CHECKING:
-    from meta_mcp.services.catalog.embedding import HybridIndex
+    from meta_mcp.services.catalog.hybrid import HybridIndex
     from meta_mcp.services.catalog.model import CatalogEntry
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,10 @@ class CatalogIndex:
         """The weighted terms a query searches for: its own words (1.0) and their expansions."""
         return self._index.query_terms(query)
 
+    def rank(self, query: str, limit: int = 10) -> list[tuple[int, float]]:
+        """(position in `entries`, score) pairs, best first, scores not rounded (what `hybrid` fuses)."""
+        return self._index.rank(query, limit)
+
     def search(self, query: str, limit: int = 10) -> list[tuple[CatalogEntry, float]]:
         """(entry, score) pairs, best first; entries sharing no word with the query are left out."""
         return [(self.entries[i], round(s, 4)) for i, s in self._index.rank(query, limit)]
@@ -88,7 +92,8 @@ Ranker = Literal["lexical", "hybrid"]
 def make_index(entries: Sequence[CatalogEntry], ranker: Ranker = "lexical") -> CatalogIndex | HybridIndex:
     """The index `ranker` names; "hybrid" without the embeddings extra is the lexical one (logged)."""
     if ranker == "hybrid":
-        from meta_mcp.services.catalog.embedding import EmbeddingUnavailable, HybridIndex
+        from meta_mcp.services.catalog.embedding import EmbeddingUnavailable
+        from meta_mcp.services.catalog.hybrid import HybridIndex
 
         try:
             return HybridIndex.build(entries)
