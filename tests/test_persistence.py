@@ -25,6 +25,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from mcp import MCPError
 from mcp.shared.subscriptions import ToolsListChanged
 
 from openai_stub import OpenAIStub, text, tool_calls
@@ -132,6 +133,18 @@ async def test_two_replicas_share_one_redis(redis_server: RedisServer, stub: Ope
             configured = await on_a.call_tool("configure_server", {"name": "greeter", "config": {"greeting": "hallo"}})
             assert not configured.is_error, text_of(configured)
             await poll_until(lambda: _is(greeting_on_b, "hallo"), timeout=15, what="the new greeting on replica B")
+
+            # Curated through A (what the workspace exposes of a server's tools): B hides the tool too.
+            curated = await on_a.call_tool("configure_server", {"name": "greeter", "tools": {"deny": ["environment"]}})
+            assert not curated.is_error, text_of(curated)
+
+            async def hidden_on_b() -> bool:
+                names = await tool_names(new_on_b)
+                return "greeter__environment" not in names and any(n.startswith("greeter__") for n in names)
+
+            await poll_until(hidden_on_b, timeout=15, what="the curation on replica B")
+            with pytest.raises(MCPError, match="hidden by the server's curation"):
+                await old_on_b.call_tool("greeter__environment", {"names": ["GREETING"]})
 
         # A chat interrupt raised on A is resumed on B.
         user = {"X-User-Id": "replica-user"}

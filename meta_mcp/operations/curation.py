@@ -63,6 +63,7 @@ async def curate_server(ws: Workspace, name: str, *, tools: dict[str, Any] | Non
         await registry.set_curation(name, curation)
     except StateError as exc:
         return NotSaved(name, str(exc))
+    await ws.announce("surface")
     snapshot = registry.snapshot
     hidden = sorted({h.original for h in snapshot.hidden.values() if h.server == name and h.exposed is None})
     return Curated(name, name in registry.servers, tuple(registry.exposed_tools_of(name)), tuple(hidden))

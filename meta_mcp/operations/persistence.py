@@ -10,8 +10,9 @@ and publish `{"workspace", "kind": "servers"}` on the store's change feed. This 
   Gateway records (`source="gateway"`) come back as their gateway views (`operations.gateway`).
 - `follow(workspaces, store)`: applies the changes other replicas publish: servers whose record
   appeared are started, servers whose record is gone are stopped, servers whose record now launches
-  differently (configured through another replica) are restarted with it; every client of this
-  replica is told, in both eras. After missed events (`RESYNC`) every live workspace is reconciled.
+  differently (configured through another replica) are restarted with it; pins, curation and
+  approved definitions changed there (`"kind": "surface"`) are read again and re-applied; every
+  client of this replica is told, in both eras. After missed events (`RESYNC`) every live workspace is reconciled.
 
 Example:
     registry.preload(lambda: restore(ws, skip={"time"}))
@@ -117,11 +118,14 @@ async def follow(live: Callable[[], Iterable[Workspace]], store: StateStore,
                 async for event in events:
                     if event.get("origin") == origin:
                         continue  # our own change, already applied (RESYNC has no origin)
-                    targets = [ws for ws in live() if event.get("kind") == "resync"
-                               or ws.name == event.get("workspace")]
+                    kind = event.get("kind")
+                    targets = [ws for ws in live() if kind == "resync" or ws.name == event.get("workspace")]
                     for ws in targets:
                         try:
-                            await reconcile(ws, lambda name, w=ws.name: owned(w, name))
+                            if kind in ("servers", "resync"):
+                                await reconcile(ws, lambda name, w=ws.name: owned(w, name))
+                            if kind in ("surface", "resync"):
+                                await ws.registry.reload_kept()
                         except StateError as exc:
                             logger.warning("workspace %r: cannot apply a change from another replica: %s",
                                            ws.name, exc)

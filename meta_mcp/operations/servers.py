@@ -31,7 +31,6 @@ Example:
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -86,8 +85,6 @@ from meta_mcp.validation import pydantic_problems, schema_problems
 
 if TYPE_CHECKING:
     from meta_mcp.services.catalog.model import CatalogEntry
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +176,7 @@ async def add_server(ws: Workspace, name: str, *, spec: dict[str, Any] | None = 
     if where is not None:
         outcome = await gateway_ops.add(ws, where, name, config, answer)
         if isinstance(outcome, Added):
-            await _announce(ws)
+            await ws.announce("servers")
         return outcome
     plan = await _plan_and_store(ws, name, config or {}, answer, origin)
     if not isinstance(plan, Launch):
@@ -253,16 +250,8 @@ async def _start(ws: Workspace, spec: ServerSpec, record: ServerRecord) -> Added
     except StateError as exc:
         await registry.remove_server(spec.name, missing_ok=True)
         return NotSaved(spec.name, str(exc))
-    await _announce(ws)
+    await ws.announce("servers")
     return Added(spec.name, provider.status, tuple(registry.exposed_tools_of(spec.name)))
-
-
-async def _announce(ws: Workspace) -> None:
-    """Tell other replicas that this workspace's servers changed (they reconcile from the records)."""
-    try:
-        await ws.services.state.publish({"workspace": ws.name, "kind": "servers"})
-    except StateError as exc:  # the record is saved: replicas catch up when the feed is back (resync)
-        logger.warning("workspace %r: could not announce a change to other replicas: %s", ws.name, exc)
 
 
 @traced("remove_server")
@@ -276,7 +265,7 @@ async def remove_server(ws: Workspace, name: str) -> RemoveOutcome:
     if (view := gateway_ops.gateway_server(ws, name)) is not None:
         outcome = await gateway_ops.remove(ws, view, name)
         if isinstance(outcome, Removed):
-            await _announce(ws)
+            await ws.announce("servers")
         return outcome
     tools = tuple(registry.exposed_tools_of(name))
     try:
@@ -284,7 +273,7 @@ async def remove_server(ws: Workspace, name: str) -> RemoveOutcome:
     except StateError as exc:
         return NotSaved(name, str(exc))
     await registry.remove_server(name)
-    await _announce(ws)
+    await ws.announce("servers")
     return Removed(name, tools)
 
 

@@ -316,6 +316,7 @@ async def pin_tools(ws: Workspace, names: Iterable[str], *, pin: bool = True) ->
             await registry.set_pins(new)
         except StateError as exc:
             return PinOutcome((), tuple(unknown), _pinned_names(ws), narrowed, saved=False, reason=str(exc))
+        await ws.announce("surface")
     return PinOutcome(tuple(changed), tuple(unknown), _pinned_names(ws), narrowed)
 
 
@@ -351,6 +352,7 @@ async def approve_tool_change(ws: Workspace, name: str) -> Approval:
         hidden = registry.hidden_tool(name)
         why = f"it is hidden: {hidden.reason}" if hidden is not None else "its definition has not changed"
         return Approval(name, server, tool, reason=f"nothing to approve for {name!r}: {why}")
+    await ws.announce("surface")
     return Approval(name, server, tool, approved=True, reason="the new definition is approved; clients were told")
 
 

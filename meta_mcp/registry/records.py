@@ -100,6 +100,14 @@ class KeptState:
             logger.error("workspace %r: the stored curation of %r is invalid, ignored: %s", self.workspace, name, exc)
         self.definitions.load(name, definitions)
 
+    async def reload(self, servers: Iterable[str], present: Callable[[str], bool]) -> None:
+        """Read the pins and each of `servers`' pinned definitions and curation again (another replica
+        changed them; what this one had unsaved was saved at its last rebuild)."""
+        await self.load_pins()
+        for name in servers:
+            self.forget(name)
+            await self.load_server(name, present)
+
     def forget(self, name: str) -> None:
         """Server `name` left the workspace: its records stay in the store, read again if it comes back."""
         self.curations.pop(name, None)

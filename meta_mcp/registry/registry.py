@@ -281,6 +281,11 @@ class Registry:
         await self._kept.save_pins(pins)
         await self._rebuild_and_notify()
 
+    async def reload_kept(self) -> None:
+        """Re-read pins, pinned definitions and stored curation (another replica changed them), re-applied."""
+        await self._kept.reload(list(self._servers), self._servers.__contains__)
+        await self._rebuild_and_notify()
+
     async def set_curation(self, name: str, curation: Curation) -> None:
         """Lay `curation` over server `name`'s own (for good: it is saved), re-applied at once. Raises what
         the records raise when it cannot be saved (nothing changes then)."""
