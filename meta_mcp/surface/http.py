@@ -7,7 +7,9 @@
 - a request body (POST, PUT, PATCH, or any request that declares one; any path) is read whole before the
   app sees it, within `http_body_timeout` seconds and with no pause over `http_idle_timeout`, at most
   `http_max_body_bytes`: a client that trickles its body is answered 408, one that sends too much
-  413, instead of holding a connection and a task forever.
+  413, instead of holding a connection and a task forever;
+- `Last-Event-ID` on a GET to the MCP endpoint: at most 64 characters, in the format of this server's event
+  ids (`resumable.check_last_event_id`), else 400 — before the SDK looks it up.
 
 Below the app, `http_limits.header_timeout_protocol` bounds each request's head in time and size
 (slowloris).
@@ -41,6 +43,7 @@ from meta_mcp.surface.http_limits import header_timeout_protocol as header_timeo
 from meta_mcp.surface.http_limits import uvicorn_limits as uvicorn_limits
 from meta_mcp.surface.plain_answers import PostResponse as PostResponse
 from meta_mcp.surface.plain_answers import answer_plainly as answer_plainly
+from meta_mcp.surface.resumable import check_last_event_id, make_resumable, session_manager_of
 
 Scope = dict[str, Any]
 Receive = Any
@@ -110,9 +113,14 @@ class HttpGuard:
                 await _reject(send, 406, "Not Acceptable: the client must accept application/json and "
                               "text/event-stream")
                 return
-            if method == "GET" and not _accepts(accept, "text/event-stream"):
-                await _reject(send, 406, "Not Acceptable: the client must accept text/event-stream")
-                return
+            if method == "GET":
+                if not _accepts(accept, "text/event-stream"):
+                    await _reject(send, 406, "Not Acceptable: the client must accept text/event-stream")
+                    return
+                resume = next((v for k, v in scope.get("headers", []) if k == b"last-event-id"), b"")
+                if resume and (why := check_last_event_id(resume)) is not None:
+                    await _reject(send, 400, why)
+                    return
         if method in ("POST", "PUT", "PATCH") or _declares_body(scope):
             body = await self._read_body(receive, send)
             if body is None:
@@ -168,12 +176,18 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 class Dispatch:
-    """`/mcp` (and its lifespan) to the MCP app; every other path to `other` (the chat API), if any."""
+    """`/mcp` (and its lifespan) to the MCP app; every other path to `other` (the chat API), if any.
 
-    def __init__(self, mcp_app: Any, other: Any | None, path: str = "/mcp") -> None:
+    With `resumable` (the default), the MCP app's handshake-era sessions are made resumable
+    (`resumable.make_resumable`: each session its own event store, `Last-Event-ID` replays only its events)."""
+
+    def __init__(self, mcp_app: Any, other: Any | None, path: str = "/mcp", *, resumable: bool = True) -> None:
         self.mcp_app = mcp_app
         self.other = other
         self.path = path
+        manager = session_manager_of(mcp_app) if resumable else None
+        if manager is not None and not manager.stateless:
+            make_resumable(manager)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.other is None or scope["type"] == "lifespan" or scope.get("path", "").rstrip("/") == self.path:

@@ -33,11 +33,12 @@ keep-alive pings), as the SDK's 2026-era path does, so a proxy's idle timeout ca
 
 class PostResponse:
     """Stands in for `sse_starlette.EventSourceResponse` in the SDK's handshake-era transport (see
-    `answer_plainly`). Same constructor; for a POST it waits for the request's first outgoing message: when
-    that is the response itself (and carries no event id: no resumability) it answers `application/json`
-    with it — what the transport's `json_response` mode sends, without its loss of progress and
-    server→client requests; otherwise (a notification or request first, an event id, nothing within
-    `PLAIN_WAIT_S`) it commits to the SSE stream the SDK would have sent, messages in the same order.
+    `answer_plainly`). Same constructor; for a POST it waits for the request's first outgoing message (past the
+    priming event a resumable session's stream opens with): when that is the response itself it answers
+    `application/json` with it — what the transport's `json_response` mode sends, without its loss of
+    progress and server→client requests (a whole body needs no resuming, so event ids are dropped);
+    otherwise (a notification or request first, nothing within `PLAIN_WAIT_S`) it commits to the SSE
+    stream the SDK would have sent, priming event included, messages in the same order.
     Anything but a POST (the GET stream, a replay) is the SDK's SSE response unchanged."""
 
     def __init__(self, content: Any, *, headers: dict[str, str] | None = None, data_sender_callable: Any = None,
@@ -60,14 +61,16 @@ class PostResponse:
         content = self.content
         async with anyio.create_task_group() as tg:
             tg.start_soon(self.data_sender_callable)
-            first: Any = None
+            leading: list[Any] = []
             with anyio.move_on_after(PLAIN_WAIT_S):
                 try:
-                    first = await content.receive()
+                    leading.append(await content.receive())
+                    if _priming(leading[0]):  # a resumable session's stream opens with its cursor: look past it
+                        leading.append(await content.receive())
                 except anyio.EndOfStream:  # closed unanswered (the session ended): what the SDK's SSE sends
-                    first = None
                     content = _Ended()
-            if isinstance(first, dict) and "id" not in first and _RESPONSE.match(data := first.get("data") or ""):
+            last = leading[-1] if leading else None
+            if isinstance(last, dict) and _RESPONSE.match(data := last.get("data") or ""):
                 body = data.encode()
                 headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
                 headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()
@@ -75,8 +78,13 @@ class PostResponse:
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
             else:
-                await self._sse(_then(first, content) if first is not None else content, None)(scope, receive, send)
+                await self._sse(_then(leading, content), None)(scope, receive, send)
             tg.cancel_scope.cancel()
+
+
+def _priming(event: Any) -> bool:
+    """Whether `event` is the priming event of a resumable stream (an id, no data)."""
+    return isinstance(event, dict) and "id" in event and not event.get("data")
 
 
 def _prefers_sse(scope: Scope) -> bool:
@@ -109,8 +117,9 @@ class _Ended:
         raise StopAsyncIteration
 
 
-async def _then(first: Any, rest: Any) -> AsyncIterator[Any]:
-    yield first
+async def _then(leading: list[Any], rest: Any) -> AsyncIterator[Any]:
+    for item in leading:
+        yield item
     async for item in rest:
         yield item
 
