@@ -7,7 +7,9 @@
   (while A resuming from the same id does get its events: the check is not vacuous);
 - a malformed or oversized `Last-Event-ID` is answered 400 with a clear message, an unknown well-formed one
   replays nothing, and the server keeps serving;
-- a plain call in a resumable session is still answered with one application/json body.
+- a plain call in a resumable session is still answered with one application/json body;
+- with `--workers 2` (Redis state), a resume reaching the other worker is forwarded to the session's own;
+- the SDK's own client, its stream cut by a proxy mid-call, reconnects by itself and gets the whole result.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
 import httpx2
 import pytest
 
-from support import meta_mcp_http, upstream_entry
+from redis_support import RedisServer, redis_server  # noqa: F401 - the fixture
+from support import free_port, make_client, meta_mcp_http, upstream_entry
 
 pytestmark = pytest.mark.anyio
 
@@ -136,9 +140,9 @@ async def cut_after_first_progress(session: Session, gate: Path) -> tuple[int, s
 
 
 @asynccontextmanager
-async def served(tmp_path: Path, state_url: str = "memory://") -> AsyncIterator[str]:
+async def served(tmp_path: Path, state_url: str = "memory://", *args: str) -> AsyncIterator[str]:
     config = {"gated": upstream_entry("gated")}
-    async with meta_mcp_http(config, env={"META_MCP_STATE_URL": state_url}) as url:
+    async with meta_mcp_http(config, *args, env={"META_MCP_STATE_URL": state_url}) as url:
         yield str(url)
 
 
@@ -201,3 +205,79 @@ async def test_malformed_last_event_ids_are_refused_and_the_server_lives_on(tmp_
         body = session.request("tools/list", {})
         listing = await http.post(url, content=json.dumps(body), headers=session.headers())
         assert listing.status_code == 200 and TOOL in listing.text
+
+
+async def test_resuming_through_another_worker(tmp_path: Path, redis_server: RedisServer) -> None:  # noqa: F811
+    # A new connection for every request: the kernel spreads them over both workers, so requests (the resume
+    # included) reach the worker that does not hold the session and are forwarded to the one that does.
+    limits = httpx2.Limits(max_keepalive_connections=0)
+    async with served(tmp_path, redis_server.url, "--workers", "2") as url, \
+            httpx2.AsyncClient(timeout=30, limits=limits) as http:
+        sessions = [await Session(http, url).open() for _ in range(3)]
+        for n, session in enumerate(sessions):
+            gate = tmp_path / f"gate-{n}"
+            call_id, _, progress_id = await cut_after_first_progress(session, gate)
+            gate.touch()
+            events = await replayed_until_result(session, progress_id, call_id)
+            assert parsed(events[-1])["result"]["content"][0]["text"] == "gated done"
+            assert all(e["id"].startswith(progress_id.split(".")[0] + ".") for e in events)
+
+
+class CuttingProxy:
+    """A TCP proxy in front of meta-mcp that drops the connection carrying a `gated` call's SSE stream as soon
+    as its first progress has gone through, then opens the gate (the call finishes while nobody listens)."""
+
+    def __init__(self, target_port: int, gate: Path) -> None:
+        self.target_port, self.gate = target_port, gate
+        self.port = free_port()
+        self.cuts = 0
+
+    async def serve(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=self.port)
+        task_status.started()
+        await listener.serve(self._relay)
+
+    async def _relay(self, client: anyio.abc.SocketStream) -> None:
+        upstream = await anyio.connect_tcp("127.0.0.1", self.target_port)
+        calls_gated = anyio.Event()
+        async with client, upstream, anyio.create_task_group() as tg:
+
+            async def outbound() -> None:
+                async for chunk in client:
+                    if TOOL.encode() in chunk and self.cuts == 0:
+                        calls_gated.set()
+                    await upstream.send(chunk)
+                tg.cancel_scope.cancel()
+
+            async def inbound() -> None:
+                seen = b""
+                async for chunk in upstream:
+                    seen = (seen + chunk)[-4096:] if calls_gated.is_set() else b""
+                    await client.send(chunk)
+                    if calls_gated.is_set() and b'"progress":1.0' in seen:
+                        self.cuts += 1
+                        tg.cancel_scope.cancel()  # the cut: both sides of this connection close
+                        self.gate.touch()
+                        return
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(outbound)
+            tg.start_soon(inbound)
+
+
+async def test_the_sdk_client_resumes_a_cut_call_by_itself(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    async with served(tmp_path) as url, anyio.create_task_group() as tg:
+        proxy = CuttingProxy(int(url.rsplit(":", 1)[1].split("/")[0]), gate)
+        await tg.start(proxy.serve)
+        progress: list[float] = []
+
+        async def on_progress(value: float, total: float | None, message: str | None) -> None:
+            progress.append(value)
+
+        async with make_client(f"http://127.0.0.1:{proxy.port}/mcp", "legacy") as client:
+            result = await client.call_tool(TOOL, {"gate": str(gate), "steps": 3}, progress_callback=on_progress)
+        assert proxy.cuts == 1  # the stream was cut once, mid-call
+        assert result.content[0].text == "gated done"  # type: ignore[union-attr]
+        assert progress == [1, 2, 3]
+        tg.cancel_scope.cancel()
