@@ -305,15 +305,14 @@ class Registry:
 
     # -- the one call path -------------------------------------------------------------------------
 
-    async def _route(self, routes_of: str, name: str) -> tuple[Provider, str]:
-        """Look `name` up; if unknown while preloaded servers are still starting, wait for them first."""
-        route = getattr(self._snapshot, routes_of).get(name)
+    async def _prompt_route(self, name: str) -> Route:
+        """Look prompt `name` up; if unknown while preloaded servers are still starting, wait for them first."""
+        route = self._snapshot.prompt_routes.get(name)
         if route is None and self._preloads.pending:
             await self.wait_preloaded()
-            route = getattr(self._snapshot, routes_of).get(name)
+            route = self._snapshot.prompt_routes.get(name)
         if route is None:
-            kind = {"tool_routes": "tool", "prompt_routes": "prompt"}[routes_of]  # tools: see _tool_route
-            raise unknown(kind, name, getattr(self._snapshot, routes_of))
+            raise unknown("prompt", name, self._snapshot.prompt_routes)
         return route
 
     async def _tool_route(self, name: str) -> tuple[str, Route]:
@@ -353,7 +352,7 @@ class Registry:
 
     async def get_prompt(self, name: str, arguments: dict[str, str] | None, call: CallContext = NO_CONTEXT
                          ) -> dict[str, Any]:
-        provider, original = await self._route("prompt_routes", name)
+        provider, original = await self._prompt_route(name)
         try:
             return self._scrub(await provider.get_prompt(original, arguments, call))
         except ToolError as exc:
@@ -370,7 +369,7 @@ class Registry:
         """Route `completion/complete` by its reference (a prompt name or a resource template URI)."""
         ref = dict(params.get("ref") or {})
         if ref.get("type") == "ref/prompt":
-            provider, ref["name"] = await self._route("prompt_routes", str(ref.get("name")))
+            provider, ref["name"] = await self._prompt_route(str(ref.get("name")))
         elif ref.get("type") == "ref/resource":
             provider, ref["uri"] = await self._resource_route(str(ref.get("uri")))
         else:
@@ -397,7 +396,7 @@ class Registry:
         except ToolError as exc:
             raise MCPError(INVALID_PARAMS, str(exc)) from None
 
-    async def _resource_route(self, uri: str) -> tuple[Provider, str]:
+    async def _resource_route(self, uri: str) -> Route:
         if uri not in self._snapshot.resource_routes and self._preloads.pending:
             await self.wait_preloaded()
         route = find_resource(self._snapshot, uri, self._servers)
