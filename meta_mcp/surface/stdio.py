@@ -165,7 +165,7 @@ async def _claimed_stdio(limit: MessageLimit) -> AsyncIterator[_PipeWire | _File
 
 
 class Lean(Protocol):
-    """The lean path (`surface.server.LeanCalls`): lines it takes never reach the SDK's dispatcher."""
+    """The lean path (`surface.lean.LeanCalls`): lines it takes never reach the SDK's dispatcher."""
 
     def attach(self, task_group: anyio.abc.TaskGroup, write: Callable[[bytes], Awaitable[None]]) -> None: ...
 
