@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     )
     catalog_ranker: Literal["lexical", "hybrid"] = Field(
         default="lexical",
-        description="find_servers ranking: lexical (BM25F + intent expansion), or hybrid (that plus a small "
+        description="find_servers and find_tools ranking: lexical (BM25F + intent expansion), or hybrid (that plus a small "
         "sentence-embedding model run in numpy; needs the embeddings extra; a few seconds to embed the catalog "
         "on first use)",
     )
