@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 
 MCP_SCOPE: ContextVar[Scope | None] = ContextVar("meta_mcp_mcp_scope", default=None)
 """The ASGI scope of the MCP request being served (set by `HttpGuard`), for the SDK's callbacks that get no
-request (`surface.server`'s tool input schema lookup)."""
+request (`surface.handlers`' tool input schema lookup)."""
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -199,7 +199,7 @@ class Dispatch:
 # -- worker processes (`--workers N`) ------------------------------------------------------------------------
 
 WORKER_ENV = "META_MCP_WORKER"
-"""`index/count/listen_fd/socket_dir` of a worker process, set by the parent (`meta_mcp.cli`) for each worker."""
+"""`index/count/listen_fd/socket_dir` of a worker process, set by the parent (`meta_mcp.cli_workers`) for each worker."""
 _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer", b"upgrade",
                          b"proxy-connection"})
 

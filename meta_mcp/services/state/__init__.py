@@ -5,8 +5,10 @@ Backends (chosen by `open_store(url, …)`; see `factory.py`):
 - `SqliteStore` (`sqlite:///path`, the default file `$XDG_STATE_HOME/meta-mcp/state.db`): one file,
   every acknowledged write committed; single process (no change feed between processes);
 - `RedisStore` (`redis://`, `rediss://`, `unix://`): shared by replicas, with a pub/sub change feed.
-The record format, the protocol and the errors are in `base.py`; `events.StoreEventStore` adapts a
-store to the MCP SDK's streamable-HTTP `EventStore` (resumability).
+The record format, the protocol and the errors are in `base.py`. Resumable HTTP streams
+(`Last-Event-ID`) keep their events in the serving process's `event_log.EventLog`, each session behind
+its own `events.ScopedEventStore` (see docs/state.md, "Resuming a cut stream"); `events.StoreEventStore`
+adapts a store's `append_event` / `events_after` to the SDK's `EventStore` for the same purpose.
 
 Example:
     store = await open_store("sqlite:///tmp/state.db", prefix="meta-mcp")

@@ -9,10 +9,11 @@ and back, and refuses a record of any other version with a message naming the re
 - interrupts of the chat API, each with a TTL (the seed's `interrupt_state:<uuid4>` records);
 - reference counts of shared upstreams, which survive a restart;
 - a change feed between replicas (`publish` / `subscribe`), events like
-  `{"workspace": "w", "kind": "servers", "origin": "<the publishing store's origin>"}` (the subscriber's
-  side and the in-process fan-out are in `feed.py`; their names are imported from here too);
-- the events of streamable-HTTP streams, for resumability (`append_event` / `events_after`, adapted to
-  the SDK's `EventStore` by `events.StoreEventStore`), bounded per stream.
+  `{"workspace": "w", "kind": "servers" | "surface", "origin": "<the publishing store's origin>"}` (the
+  subscriber's side and the in-process fan-out are in `feed.py`; their names are imported from here too);
+- the events of streamable-HTTP streams (`append_event` / `events_after`, bounded per stream): each
+  backend can hold them (`events.StoreEventStore`, `events.ScopedEventStore`), though meta-mcp keeps a
+  session's events in the process serving it (`event_log.EventLog`, see docs/state.md).
 """
 
 from __future__ import annotations
