@@ -377,8 +377,12 @@ async def test_gateway_restarted_mid_session_reconnects_and_tools_come_back(tmp_
         assert not (await client.call_tool("add_server", {"name": "echo"})).is_error
         async with tools_changed(client, mode, watcher):
             gw.stop()
-        entry = await gateway_entry(client)
-        assert entry["status"] in ("restarting", "failed") and "echo__echo" not in await tool_names(client)
+
+        async def gone() -> bool:  # the change clients were told of may come before the drop is noticed
+            entry = await gateway_entry(client)
+            return entry["status"] in ("restarting", "failed") and "echo__echo" not in await tool_names(client)
+
+        await poll_until(gone, timeout=15, what="the stopped gateway seen as down, its tools gone")
         async with tools_changed(client, mode, watcher, timeout=30):
             await gw.start()  # a fresh gateway: it has forgotten echo; meta-mcp adds it again
 
