@@ -48,6 +48,7 @@ from typing import Any
 import anyio
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
+from proxy import child_pids, cmdline  # bench/ is on the path: this file and proxy.py run from there
 
 REPO = Path(__file__).resolve().parent.parent
 UPSTREAM = Path(__file__).resolve().parent / "load_upstream.py"
@@ -128,23 +129,6 @@ def _proc_status(pid: int) -> tuple[float, int]:
         return rss / 1024, len(os.listdir(f"/proc/{pid}/fd"))
     except OSError:
         return 0.0, 0
-
-
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    with contextlib.suppress(OSError):
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                out += [int(p) for p in f.read().split()]
-    return out
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 async def _wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
@@ -295,8 +279,8 @@ async def _sampler(meta_pid: int, stdio_parent: int, report: Report, tally: _Tal
                    every: float, stop: anyio.Event) -> None:
     while not stop.is_set():
         rss, fds = _proc_status(meta_pid)
-        stdio = [p for p in _children(stdio_parent)
-                 if p != meta_pid and ("meta-mcp" in _cmdline(p) or "meta_mcp" in _cmdline(p))]
+        stdio = [p for p in child_pids(stdio_parent)
+                 if p != meta_pid and ("meta-mcp" in cmdline(p) or "meta_mcp" in cmdline(p))]
         stats = [_proc_status(p) for p in stdio]
         report.samples.append(Sample(round(time.monotonic() - started, 1), round(rss, 1), fds,
                                      round(sum(s[0] for s in stats), 1), sum(s[1] for s in stats), tally.done))
