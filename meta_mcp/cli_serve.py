@@ -30,6 +30,9 @@ def serve(args: argparse.Namespace, *, real_command_line: bool = False) -> int:
     """Run `meta-mcp serve` with `args` until the client leaves or a signal stops it; the exit code."""
     set_non_dumpable()
     environ = startup_environ(args, real_command_line)
+    # meta-mcp runs on asyncio only. httpcore imports trio whenever it is installed (a test tool pulls it
+    # in): ~0.1 s of start-up for nothing. A None entry makes `import trio` fail, which httpcore expects.
+    sys.modules.setdefault("trio", None)  # type: ignore[assignment]
     if os.environ.get("META_MCP_WORKER") is None and _workers(args, environ) > 1:
         from meta_mcp.cli_workers import serve_workers
 

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -395,3 +396,27 @@ async def test_no_ui_turns_the_console_off() -> None:
         async with httpx.AsyncClient(base_url=url.removesuffix("/mcp"), timeout=30) as http:
             assert (await http.get("/ui")).status_code == 404
             assert (await http.get("/health")).status_code == 200
+
+
+async def test_pages_built_on_the_first_visit_show_the_calls_made_before_it() -> None:
+    """The console's pages and the chat API are built on their first request (start-up stays fast), but
+    the activity monitor runs from start-up: a call made before anyone opened /ui is on the activity page,
+    and concurrent first requests all get the one build."""
+    servers = {"echo": upstream_entry("echo")}
+    async with meta_mcp_http(servers, env={"META_MCP_STATE_URL": "memory://"}) as url:
+        async with make_client(url) as client:
+            result = await client.call_tool("echo__echo", {"text": "before-the-console"})
+            assert not result.is_error
+        async with httpx.AsyncClient(base_url=url.removesuffix("/mcp"), timeout=30) as http:
+            paths = ["/ui/activity", "/ui", "/ui/tools", "/health", "/mcp/servers"]
+            pages: list[Any] = [None] * len(paths)
+
+            async def get(i: int) -> None:
+                pages[i] = await http.get(paths[i])
+
+            async with anyio.create_task_group() as tg:
+                for i in range(len(paths)):
+                    tg.start_soon(get, i)
+            assert [p.status_code for p in pages] == [200] * 5
+            assert "echo__echo" in pages[0].text
+            assert pages[3].json()["status"] == "healthy"

@@ -61,7 +61,25 @@ def mount_console(other: Any | None, workspaces: Workspaces, services: Services)
     settings = services.settings
     if not enabled(settings):
         return other
-    from meta_mcp.console.app import build_console
+    from meta_mcp.surface.deferred import Deferred
+
+    monitor = start_monitor(workspaces, services)  # from start-up: the activity page shows calls made before
+
+    def pages() -> Any:  # built on the first visit (Jinja2 and the routes cost start-up ~0.1 s otherwise)
+        from meta_mcp.console.app import build_console
+
+        return build_console(workspaces, services, monitor, chat_api=other is not None and settings.api)
 
     logger.info("web console at http://%s:%d%s/", settings.host, settings.port, PATH)
-    return _WithConsole(build_console(workspaces, services, chat_api=other is not None and settings.api), other)
+    return _WithConsole(Deferred(pages), other)
+
+
+def start_monitor(workspaces: Workspaces, services: Services) -> Any:
+    """The console's activity `Monitor`, running in the upstream pool's task group, its interceptor outermost
+    (it sees refused calls too)."""
+    from meta_mcp.console.activity import Monitor
+
+    monitor = Monitor(workspaces, services)
+    workspaces.interceptors.insert(0, monitor.intercept)
+    workspaces.pool.task_group.start_soon(monitor.run, name="console-monitor")
+    return monitor

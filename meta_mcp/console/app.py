@@ -36,13 +36,9 @@ from meta_mcp.registry.workspaces import Workspaces
 from meta_mcp.services import Services
 
 
-def build_console(workspaces: Workspaces, services: Services, *, chat_api: bool) -> Starlette:
-    """The console over `workspaces`; `chat_api` says whether the chat API (`/sse/chat`) is served beside it.
-
-    Starts the console's `Monitor` in the upstream pool's task group and puts its interceptor outermost."""
-    monitor = Monitor(workspaces, services)
-    workspaces.interceptors.insert(0, monitor.intercept)  # outermost: it sees refused calls too
-    workspaces.pool.task_group.start_soon(monitor.run, name="console-monitor")
+def build_console(workspaces: Workspaces, services: Services, monitor: Monitor, *, chat_api: bool) -> Starlette:
+    """The console's pages over `workspaces`, their activity from `monitor` (started by `start_monitor`);
+    `chat_api` says whether the chat API (`/sse/chat`) is served beside it."""
     console = Console(workspaces, services, monitor, chat_api=chat_api)
     routes = [
         *servers.routes(console),

@@ -10,7 +10,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
@@ -150,12 +150,16 @@ async def serve_http(services: Services, preload: list[ServerSpec], prespawned: 
         tg.start_soon(setup.watch_policy, auth, workspaces, name="policy")
         server = build_server(workspaces, auth.policy)
         api = None
-        if settings.api:
-            from meta_mcp.api.app import build_api
-
+        if settings.api:  # built on its first request (FastAPI's import alone is ~0.2 s of start-up)
             from meta_mcp.redaction import RedactingASGI
+            from meta_mcp.surface.deferred import Deferred
 
-            api = RedactingASGI(build_api(workspaces, services, workspaces.pool.task_group), services.redactor)
+            def chat_api() -> Any:
+                from meta_mcp.api.app import build_api
+
+                return build_api(workspaces, services, workspaces.pool.task_group)
+
+            api = RedactingASGI(Deferred(chat_api), services.redactor)
         api = services.telemetry.http_app(api)  # + Prometheus' /metrics when META_MCP_METRICS=1
         if settings.http_json_responses:  # one JSON body per POST unless it streams (progress, logs, client requests)
             answer_plainly()

@@ -9,6 +9,7 @@ direct/proxied ratio in the benchmark measures meta-mcp, not the upstream framew
 
     python tests/upstreams/echo.py                                 # stdio
     python tests/upstreams/echo.py --transport http --port 8765    # streamable HTTP at /mcp
+    python tests/upstreams/echo.py --transport http --tls CERT KEY  # the same over HTTPS
 """
 
 from __future__ import annotations
@@ -58,11 +59,13 @@ async def _run_stdio(server: Server[Any]) -> None:
         await server.run(read_stream, write_stream, server.create_initialization_options())
 
 
-def _run_http(server: Server[Any], host: str, port: int) -> None:
+def _run_http(server: Server[Any], host: str, port: int, tls: tuple[str, str] | None = None) -> None:
     import uvicorn
 
     app = server.streamable_http_app(host=host)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    certfile, keyfile = tls if tls is not None else (None, None)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, ssl_certfile=certfile,
+                ssl_keyfile=keyfile)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -70,12 +73,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS with this certificate and key")
     args = parser.parse_args(argv)
     server = build_server()
     if args.transport == "stdio":
         anyio.run(_run_stdio, server)
     else:
-        _run_http(server, args.host, args.port)
+        _run_http(server, args.host, args.port, args.tls)
 
 
 if __name__ == "__main__":
