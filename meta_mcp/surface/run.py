@@ -172,7 +172,8 @@ async def serve_http(services: Services, preload: list[ServerSpec], prespawned: 
             app = SessionRouter(app, worker)
         config = uvicorn.Config(
             app, host=settings.host, port=settings.port, log_config=None, access_log=False,
-            log_level=settings.log_level.lower(), lifespan="on", **uvicorn_limits(settings),
+            log_level=settings.log_level.lower(), lifespan="on", ws="none",  # no WebSocket route: not imported
+            **uvicorn_limits(settings),
         )
         logger.info("serving streamable HTTP at http://%s:%d/mcp%s", settings.host, settings.port,
                     " and the chat API (/chat, /mcp/find, …; docs at /docs)" if api is not None else "")
