@@ -27,9 +27,7 @@ import anyio
 from pydantic import ValidationError
 
 from meta_mcp.config import ServerSpec
-from meta_mcp.operations.gateway import restore_spec
 from meta_mcp.operations.workspace import Workspace
-from meta_mcp.services.catalog.plan import Launch, plan_launch, resolve_secrets
 from meta_mcp.services.state import ServerRecord, StateError, StateStore
 
 logger = logging.getLogger(__name__)
@@ -43,11 +41,15 @@ async def spec_of(ws: Workspace, record: ServerRecord) -> ServerSpec | None:
         except ValidationError as exc:
             logger.warning("workspace %r: stored server %r has an invalid spec: %s", ws.name, record.name, exc)
             return None
+    # The gateway and the catalog are imported only for records that need them: most starts have none.
     if record.source == "gateway":  # its view adds it on the gateway again if the gateway lost it
+        from meta_mcp.operations.gateway import restore_spec
+
         return restore_spec(ws, record)
     if record.source != "catalog":
         return None
     from meta_mcp.services.catalog import CatalogError, adocker_available
+    from meta_mcp.services.catalog.plan import Launch, plan_launch, resolve_secrets
 
     try:
         entry = ws.services.catalog.get(record.catalog_name or record.name)

@@ -11,7 +11,23 @@ The service knows no transport: the meta tool hands it the tool list, the call p
 capabilities as an `AgentHost`.
 """
 
-from meta_mcp.services.agent.host import AgentHost, AgentRequest, ToolReply
-from meta_mcp.services.agent.loop import run_agent
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from meta_mcp.services.agent.host import AgentHost, AgentRequest, ToolReply
+    from meta_mcp.services.agent.loop import run_agent
 
 __all__ = ["AgentHost", "AgentRequest", "ToolReply", "run_agent"]
+_LAZY = {"AgentHost": "host", "AgentRequest": "host", "ToolReply": "host", "run_agent": "loop"}
+
+
+def __getattr__(name: str) -> Any:
+    """The loop and its host are imported when first asked for: the `agent_chat` meta tool's definition needs
+    only `models.PROVIDERS` at start-up."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

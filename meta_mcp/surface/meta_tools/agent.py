@@ -17,13 +17,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from meta_mcp.operations import agent
-from meta_mcp.services.agent import AgentRequest
 from meta_mcp.services.agent.models import PROVIDERS
 from meta_mcp.surface.meta_tools.base import MetaContext, MetaTool
 
 
 async def agent_chat(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
+    # Imported on first call: the agent loop and its operations are not needed to serve the first request.
+    from meta_mcp.operations import agent
+    from meta_mcp.services.agent import AgentRequest
+
     request = AgentRequest(
         message=args.get("message"), conversation_id=args.get("conversation_id"), provider=args.get("provider"),
         model=args.get("model"), servers=args.get("servers"), max_steps=args.get("max_steps"),

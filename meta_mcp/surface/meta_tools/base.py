@@ -28,7 +28,6 @@ from typing import Any
 from mcp import MCPError
 from mcp_types import INVALID_PARAMS
 
-from meta_mcp.operations import outcomes
 from meta_mcp.operations.workspace import Workspace
 from meta_mcp.providers.base import CallContext, tool_error
 
@@ -73,6 +72,8 @@ def structured(data: dict[str, Any]) -> dict[str, Any]:
 def rendered(outcome: Any) -> dict[str, Any]:
     """An operation's typed outcome as a tool result: its `data()` as structuredContent, its message as
     text; `isError` when it did not do what was asked."""
+    from meta_mcp.operations import outcomes  # already loaded: whatever made `outcome` imported it
+
     if outcome.ok:
         return structured(outcomes.data(outcome))
     return {**tool_error(outcome.message), "structuredContent": outcomes.data(outcome)}

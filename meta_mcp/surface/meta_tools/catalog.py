@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from meta_mcp.operations import servers as ops
-from meta_mcp.operations.outcomes import CatalogUnavailable
 from meta_mcp.surface.meta_tools.base import MetaContext, MetaTool, rendered
 
 
@@ -57,6 +55,10 @@ def _secret(secret: dict[str, Any], gateway: bool) -> str:
 
 
 async def find_servers(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
+    # Imported on first call: the operations and the catalog they load are not needed to serve the first request.
+    from meta_mcp.operations import servers as ops
+    from meta_mcp.operations.outcomes import CatalogUnavailable
+
     query: str = args["query"]
     found = await ops.find_servers(ctx.workspace, query, args.get("limit", 10))
     if isinstance(found, CatalogUnavailable):

@@ -21,13 +21,16 @@ Example:
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from meta_mcp.operations import code
 from meta_mcp.providers.base import tool_error
-from meta_mcp.services.sandbox import RunResult
-from meta_mcp.services.sandbox.typescript import HEADER
 from meta_mcp.surface.meta_tools.base import MetaContext, MetaTool
+
+if TYPE_CHECKING:
+    from meta_mcp.services.sandbox import RunResult
+
+# The handlers import `meta_mcp.operations.code` (and with it the sandbox) on first call: serving the first
+# request does not need them.
 
 
 def _result(run: RunResult) -> dict[str, Any]:
@@ -46,6 +49,8 @@ def _result(run: RunResult) -> dict[str, Any]:
 
 
 async def run_code(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
+    from meta_mcp.operations import code
+
     run = await code.run_code(ctx.workspace, args["code"], language=args.get("language", "typescript"),
                               timeout_s=args.get("timeout_s"), servers=args.get("servers"), call=ctx.call)
     if isinstance(run, code.NotGranted):
@@ -66,6 +71,9 @@ def _rules(settings: Any) -> str:
 
 
 async def get_code_api(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
+    from meta_mcp.operations import code
+    from meta_mcp.services.sandbox.typescript import HEADER
+
     api = await code.code_api(ctx.workspace, args.get("servers"))
     if isinstance(api, code.NotGranted):
         return tool_error(f"get_code_api: {api.reason}")

@@ -12,17 +12,24 @@ when the answer comes back.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from meta_mcp.operations import servers
-from meta_mcp.operations.outcomes import NeedsConfig
 from meta_mcp.providers.base import tool_error
 from meta_mcp.surface.meta_tools.base import MetaContext, MetaTool, rendered, structured
 from meta_mcp.validation import NAME_PATTERN
 
+if TYPE_CHECKING:
+    from meta_mcp.operations.outcomes import NeedsConfig
+    from meta_mcp.operations.servers import FormAnswer
+
+# The handlers import `meta_mcp.operations.servers` on first call: it pulls in the catalog, the gateway and the
+# outcomes, which serving the first request does not need.
+
 
 def _form(outcome: NeedsConfig) -> dict[str, Any]:
     """An `input_required` result asking for the missing config through a form."""
+    from meta_mcp.operations.servers import form_state
+
     properties = {f.name: {"type": f.type, "title": f.name, "description": f.description} for f in outcome.fields}
     request = {
         "method": "elicitation/create",
@@ -33,21 +40,26 @@ def _form(outcome: NeedsConfig) -> dict[str, Any]:
         },
     }
     return {"resultType": "input_required", "inputRequests": {"config": request},
-            "requestState": servers.form_state(outcome.server)}
+            "requestState": form_state(outcome.server)}
 
 
-def _answer(ctx: MetaContext) -> servers.FormAnswer | None:
+def _answer(ctx: MetaContext) -> FormAnswer | None:
     """The client's answer to our config form, if this call carries one."""
+    from meta_mcp.operations.servers import FormAnswer
+
     answer = (ctx.call.input_responses or {}).get("config")
     if not isinstance(answer, dict):
         return None
     if answer.get("action") != "accept":
-        return servers.FormAnswer({}, declined=True)
+        return FormAnswer({}, declined=True)
     content = answer.get("content")
-    return servers.FormAnswer(content if isinstance(content, dict) else {})
+    return FormAnswer(content if isinstance(content, dict) else {})
 
 
 async def add_server(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
+    from meta_mcp.operations import servers
+    from meta_mcp.operations.outcomes import NeedsConfig
+
     if (refused := await _curate(ctx, args)) is not None:
         return refused
     answer = _answer(ctx)
@@ -59,6 +71,8 @@ async def add_server(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
 
 
 async def remove_server(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
+    from meta_mcp.operations import servers
+
     return rendered(await servers.remove_server(ctx.workspace, args["name"]))
 
 
@@ -69,11 +83,15 @@ async def _curate(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any] | No
     """Store the call's curation options, if it has any; the result when that failed, else None."""
     if not any(key in args for key in _CURATION_ARGS):
         return None
+    from meta_mcp.operations import servers
+
     outcome = await servers.curate_server(ctx.workspace, args["name"], **{k: args.get(k) for k in _CURATION_ARGS})
     return None if outcome.ok else rendered(outcome)
 
 
 async def configure_server(ctx: MetaContext, args: dict[str, Any]) -> dict[str, Any]:
+    from meta_mcp.operations import servers
+
     if "config" not in args:
         if not any(key in args for key in _CURATION_ARGS):
             return tool_error("configure_server: give config, or curation (tools, rename, descriptions)")
