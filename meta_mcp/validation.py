@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -47,6 +46,8 @@ def schema_problems(schema: dict[str, Any] | None, value: Any, *, root: str = "c
 
 def close_matches(name: str, known: Iterable[str], n: int = 3) -> list[str]:
     """Up to `n` of `known` spelled like `name`, closest first."""
+    import difflib  # only when a name is wrong: off the start-up path
+
     return difflib.get_close_matches(name, list(known), n=n, cutoff=0.6)
 
 

@@ -37,8 +37,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from meta_mcp.identity import Identity
 from meta_mcp.validation import NAME_RE, NAME_RULE
 
@@ -84,6 +82,8 @@ def read_tokens(path: Path) -> dict[str, dict[str, Any]]:
         return {}
     except OSError as exc:
         raise TokensFileError(f"{path}: cannot read: {exc.strerror}") from None
+    import yaml  # only with a tokens file: stdio and token-less HTTP never load PyYAML for it
+
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
@@ -155,6 +155,8 @@ def _locked(path: Path) -> Iterator[None]:
 
 def _write(path: Path, tokens: dict[str, dict[str, Any]]) -> None:
     """Replace the file atomically (readers see the old or the new file, never half of one), mode 0600."""
+    import yaml
+
     body = _HEADER + yaml.safe_dump({"tokens": tokens}, sort_keys=False, allow_unicode=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

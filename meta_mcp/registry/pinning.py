@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import logging
@@ -53,6 +52,8 @@ def _clip(value: Any, limit: int = 300) -> str:
 
 def describe_change(old: dict[str, Any], new: dict[str, Any]) -> str:
     """A readable diff of two definitions: one line per changed text field, a unified diff per schema."""
+    import difflib  # only when a definition changed: off the start-up path
+
     lines: list[str] = []
     for key in FIELDS:
         before, after = old.get(key), new.get(key)
