@@ -12,11 +12,11 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from meta_mcp.identity import LOCAL, Identity
 
@@ -33,6 +33,16 @@ class Caller:
     def rules(self, workspace: str) -> Rules | None:
         """The policy's rules for this caller in `workspace`; None when no policy applies."""
         return self.policy.rules(self.identity, workspace) if self.policy is not None else None
+
+
+IDENTITY_KEY = "meta_mcp.identity"
+"""Where the HTTP guard (`auth.guard`) puts the request's `Identity` in the ASGI scope."""
+
+
+def identity_in(scope: Mapping[str, Any], default: Identity) -> Identity:
+    """The identity the guard put in `scope`, else `default` (no guard in front)."""
+    identity = scope.get(IDENTITY_KEY)
+    return identity if isinstance(identity, Identity) else default
 
 
 _CALLER: ContextVar[Caller] = ContextVar("meta_mcp.caller", default=Caller())

@@ -24,13 +24,15 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from meta_mcp.auth.audit import audit
+from meta_mcp.auth.context import IDENTITY_KEY as IDENTITY_KEY
 from meta_mcp.auth.context import Caller, acting_as
+from meta_mcp.auth.context import identity_in as identity_in
 from meta_mcp.auth.limits import Refusal
 from meta_mcp.auth.oauth import AuthFailure, OAuthVerifier
 from meta_mcp.auth.tokens import TokenStore
@@ -39,19 +41,11 @@ from meta_mcp.identity import ANONYMOUS, Identity
 if TYPE_CHECKING:
     from meta_mcp.auth.setup import Auth
 
-IDENTITY_KEY = "meta_mcp.identity"
-"""Where the guard puts the request's `Identity` in the ASGI scope."""
 METADATA_PATH = "/.well-known/oauth-protected-resource"
 _CHANGE_ROUTES = frozenset({"/mcp/add", "/mcp/remove", "/chat", "/sse/chat", "/chat/resume", "/sse/chat/resume"})
 """Chat-API routes that may change a workspace's servers (audited when they do, or may)."""
 
 Scope = dict[str, Any]
-
-
-def identity_in(scope: Mapping[str, Any], default: Identity) -> Identity:
-    """The identity the guard put in `scope`, else `default` (no guard in front)."""
-    identity = scope.get(IDENTITY_KEY)
-    return identity if isinstance(identity, Identity) else default
 
 
 class Authenticator:

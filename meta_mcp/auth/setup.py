@@ -14,15 +14,19 @@ from __future__ import annotations
 import ipaddress
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from meta_mcp.auth.guard import Authenticator
-from meta_mcp.auth.limits import Limiter
-from meta_mcp.auth.oauth import OAuthVerifier
-from meta_mcp.auth.policy import PolicyError, PolicyStore
-from meta_mcp.auth.tokens import TokensFileError, TokenStore, read_tokens
 from meta_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from meta_mcp.auth.guard import Authenticator
+    from meta_mcp.auth.limits import Limiter
+    from meta_mcp.auth.oauth import OAuthVerifier
+    from meta_mcp.auth.policy import PolicyStore
+
+# The guard, tokens, OAuth, policy and limits are imported by `prepare` and `Auth`'s limiter: only HTTP uses
+# them, and the stdio server imports this module too.
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +52,12 @@ def resource_url(settings: Settings) -> str:
     return f"http://{host}:{settings.port}/mcp"
 
 
+def _limiter() -> Limiter:
+    from meta_mcp.auth.limits import Limiter
+
+    return Limiter()
+
+
 @dataclass
 class Auth:
     """Everything the HTTP server wires in for authentication, policy and limits."""
@@ -56,7 +66,7 @@ class Auth:
     authenticator: Authenticator
     policy: PolicyStore
     resource_url: str
-    limiter: Limiter = field(default_factory=Limiter)
+    limiter: Limiter = field(default_factory=_limiter)
 
     @property
     def oauth(self) -> OAuthVerifier | None:
@@ -92,6 +102,11 @@ def no_auth_refusal(settings: Settings) -> str:
 
 def prepare(settings: Settings) -> Auth:
     """Check the HTTP server's authentication and policy configuration; `AuthError` says what is wrong."""
+    from meta_mcp.auth.guard import Authenticator
+    from meta_mcp.auth.oauth import OAuthVerifier
+    from meta_mcp.auth.policy import PolicyError, PolicyStore
+    from meta_mcp.auth.tokens import TokensFileError, TokenStore, read_tokens
+
     tokens = None
     if settings.auth_tokens_file is not None:
         path = settings.auth_tokens_file.expanduser()

@@ -20,7 +20,7 @@ from mcp.server.context import ServerRequestContext
 from mcp_types import LOG_LEVEL_META_KEY
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from meta_mcp.auth.guard import identity_in
+from meta_mcp.auth.context import identity_in
 from meta_mcp.identity import LOCAL, Identity
 from meta_mcp.providers.base import CallContext, LogFn
 from meta_mcp.surface import input_bridge

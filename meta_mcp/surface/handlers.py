@@ -18,21 +18,23 @@ Semantics:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
 from mcp import MCPError
 from mcp.server.context import ServerRequestContext
 from mcp_types import INVALID_PARAMS, INVALID_REQUEST
 
-from meta_mcp.auth.guard import identity_in
-from meta_mcp.auth.policy import PolicyStore
+from meta_mcp.auth.context import identity_in
 from meta_mcp.identity import LOCAL
 from meta_mcp.registry.registry import Registry
 from meta_mcp.registry.workspaces import DEFAULT, Workspaces
 from meta_mcp.surface.context import LOG_LEVEL_STATE, complete, connection, identity, interactive
 from meta_mcp.surface.http import MCP_SCOPE
 from meta_mcp.surface.lean import LeanCalls
+
+if TYPE_CHECKING:
+    from meta_mcp.auth.policy import PolicyStore
 
 Ctx = ServerRequestContext[Any]
 Picker = Callable[[Ctx], Registry]

@@ -11,7 +11,7 @@ are served by the SDK's runner; change notifications reach handshake clients on 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
 from mcp.server import Server
@@ -21,7 +21,6 @@ from mcp.server.models import InitializationOptions
 from mcp_types.methods import CACHEABLE_METHODS
 
 from meta_mcp import __version__
-from meta_mcp.auth.policy import PolicyStore
 from meta_mcp.registry.workspaces import Workspaces
 from meta_mcp.services.telemetry import server_middleware
 from meta_mcp.surface.handlers import (
@@ -34,6 +33,9 @@ from meta_mcp.surface.handlers import (
     workspace_picker,
 )
 from meta_mcp.surface.lean import LeanCalls
+
+if TYPE_CHECKING:
+    from meta_mcp.auth.policy import PolicyStore
 
 __all__ = ["INSTRUCTIONS", "LeanCalls", "build_server"]
 
