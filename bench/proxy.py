@@ -304,6 +304,10 @@ class Ctx:
         archive = subprocess.run(["git", "archive", rev, "meta_mcp", "catalog"], cwd=REPO, check=True,
                                  capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+        # compiled like this tree's (scripts/setup): where PYTHONDONTWRITEBYTECODE is set, the baseline would
+        # otherwise compile every module at each start and lose the cold start for it
+        subprocess.run([self.args.python, "-m", "compileall", "-q", str(tree / "meta_mcp")], check=True,
+                       stdout=subprocess.DEVNULL)
         self.baseline_has_state = '"--state"' in (tree / "meta_mcp" / "cli.py").read_text()
         wrapper = self.logdir / "baseline-meta-mcp"
         # -P: no current directory first on sys.path (-m would put the checkout's meta_mcp before PYTHONPATH's)
