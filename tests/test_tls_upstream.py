@@ -1,5 +1,5 @@
 """An HTTPS upstream: meta-mcp verifies its certificate against the trusted CAs (`SSL_CERT_FILE` honoured),
-with one TLS context built once for every HTTPS upstream (`providers.connect._trusted_tls`).
+with one TLS context built once for every HTTP(S) upstream (`providers.connect._trusted_tls`).
 
 A real echo upstream over HTTPS (uvicorn with a self-signed certificate for 127.0.0.1, made here with
 `cryptography`), and a real meta-mcp over HTTP in front of it: trusted through SSL_CERT_FILE, two upstreams

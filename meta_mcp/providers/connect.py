@@ -189,20 +189,13 @@ def _limited_http_client(limit: MessageLimit, on_end: Callable[[str | None], Non
 
 @functools.cache
 def _trusted_tls() -> ssl.SSLContext:
-    """The TLS context of every HTTPS upstream: httpx's default (certifi's CAs, SSL_CERT_FILE / SSL_CERT_DIR
-    honoured), built once: building it loads the CA bundle, ~50 ms, which httpx would pay per client."""
+    """The TLS context of every HTTP upstream's client: httpx's default (certifi's CAs, SSL_CERT_FILE /
+    SSL_CERT_DIR honoured), built once: building it loads the CA bundle, ~50 ms, which httpx would pay
+    per client. Plain-HTTP upstreams get it too: the SDK follows a redirect from http to https on the
+    same host."""
     import httpcore2
 
     return httpcore2.default_ssl_context(_trust_env=True)
-
-
-def _tls_for(url: str) -> ssl.SSLContext:
-    """The TLS context for a client of `url`. A plain-HTTP upstream never uses TLS (our clients follow no
-    redirects), so it gets a context that verifies and trusts no CA: free to build, and any TLS
-    connection it were asked to make would fail, never go unverified."""
-    if url.lower().startswith("https:"):
-        return _trusted_tls()
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def _raw_transport(spec: ServerSpec, *, connect_timeout: float, launcher: Prespawned, limit: MessageLimit,
@@ -216,7 +209,7 @@ def _raw_transport(spec: ServerSpec, *, connect_timeout: float, launcher: Prespa
 
         def sse_http_client(headers: Any = None, timeout: Any = None, auth: Any = None) -> Any:
             return _limited_http_client(limit, on_end, headers=headers, timeout=timeout, auth=auth,
-                                        verify=_tls_for(spec.url or ""))
+                                        verify=_trusted_tls())
 
         return sse_client(spec.url, headers=spec.headers or None, timeout=connect_timeout,
                           httpx_client_factory=sse_http_client)
@@ -231,7 +224,7 @@ def _raw_transport(spec: ServerSpec, *, connect_timeout: float, launcher: Prespa
     # then ends the whole upstream connection, failing every call in flight (seen under 50 callers).
     limits = httpx2.Limits(max_connections=256, max_keepalive_connections=256, keepalive_expiry=4)
     http = _limited_http_client(limit, on_end, trace=_tracing(), headers=spec.headers, limits=limits,
-                                timeout=httpx2.Timeout(connect_timeout, read=None), verify=_tls_for(spec.url))
+                                timeout=httpx2.Timeout(connect_timeout, read=None), verify=_trusted_tls())
     # The SDK's own cap on one event (1 MiB by default) becomes ours; LimitedBody checks it first.
     transport = streamable_http_client(spec.url, http_client=http, max_sse_event_size=limit.max_bytes + 1024)
     return _owning(transport, http)
