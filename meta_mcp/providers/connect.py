@@ -199,7 +199,9 @@ def _trusted_tls() -> ssl.SSLContext:
 
 
 def _raw_transport(spec: ServerSpec, *, connect_timeout: float, launcher: Prespawned, limit: MessageLimit,
-                   on_end: Callable[[str | None], None]) -> Any:
+                   on_end: Callable[[str | None], None], direct: bool = False) -> Any:
+    """A context manager yielding (read, write), or with `direct` for a streamable-HTTP upstream (read, write,
+    `lean_http.DirectPost`): its lean requests are POSTed by their callers."""
     if spec.transport == "stdio":
         assert spec.command is not None
         return pipe_transport(launcher.launch(spec.command, spec.args, spec.env, spec.cwd), limit, on_end)
@@ -226,6 +228,10 @@ def _raw_transport(spec: ServerSpec, *, connect_timeout: float, launcher: Prespa
     http = _limited_http_client(limit, on_end, trace=_tracing(), headers=spec.headers, limits=limits,
                                 timeout=httpx2.Timeout(connect_timeout, read=None), verify=_trusted_tls())
     # The SDK's own cap on one event (1 MiB by default) becomes ours; LimitedBody checks it first.
+    if direct:
+        from meta_mcp.providers.lean_http import streamable_http
+
+        return _owning(streamable_http(spec.url, http, max_sse_event_size=limit.max_bytes + 1024), http)
     transport = streamable_http_client(spec.url, http_client=http, max_sse_event_size=limit.max_bytes + 1024)
     return _owning(transport, http)
 
@@ -253,12 +259,13 @@ async def open_transport(spec: ServerSpec, *, on_end: Callable[[str | None], Non
     start = _StartTrace(spec) if _tracing() else None
     if start is None:
         async with _raw_transport(spec, connect_timeout=connect_timeout, launcher=launcher, limit=limit,
-                                  on_end=on_end) as (read, write):
+                                  on_end=on_end, direct=lean) as streams:
+            read, write, *direct = streams
             if not lean:
                 yield _UpstreamReadStream(read, write, on_end, spec.name), write
                 return
             async with anyio.create_task_group() as tg:  # progress callbacks of lean requests
-                channel = LeanChannel(write, tg)
+                channel = LeanChannel(write, tg, direct[0] if direct else None)
                 try:
                     yield _UpstreamReadStream(read, write, on_end, spec.name, lean=channel), write
                 finally:

@@ -50,9 +50,12 @@ class LeanChannel:
     fails every request in flight with `CONNECTION_CLOSED`.
     """
 
-    def __init__(self, write: Any, task_group: anyio.abc.TaskGroup) -> None:
+    def __init__(self, write: Any, task_group: anyio.abc.TaskGroup, direct: Any = None) -> None:
         self._write = write
         self._tg = task_group
+        self._direct = direct  # a streamable-HTTP connection's `lean_http.DirectPost`: requests POSTed from here
+        if direct is not None:
+            direct.attach(self)
         self._pending: dict[int, _Slot] = {}
         self._next = LEAN_ID_BASE
         self.closed = False
@@ -79,11 +82,14 @@ class LeanChannel:
         try:
             await anyio.lowlevel.checkpoint_if_cancelled()
             written = True
-            try:
-                await self._write.send(message)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                raise MCPError(code=CONNECTION_CLOSED, message="Connection closed") from None
             with anyio.move_on_after(timeout if timeout is not None else math.inf):
+                if self._direct is not None:
+                    await self._direct.post(message)  # its answer reaches the slot, here or through `take`
+                else:
+                    try:
+                        await self._write.send(message)
+                    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                        raise MCPError(code=CONNECTION_CLOSED, message="Connection closed") from None
                 await slot.done.wait()
             if not slot.done.is_set():
                 await self._cancel(request_id, f"timed out after {timeout}s", shield=False)
@@ -110,6 +116,20 @@ class LeanChannel:
                 await self._write.send(SessionMessage(note))
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 pass
+
+    def expects(self, request_id: Any) -> bool:
+        """Whether `request_id` is a lean request still waiting for its answer."""
+        slot = self._pending.get(request_id) if type(request_id) is int else None
+        return slot is not None and not slot.done.is_set()
+
+    def deliver(self, request_id: int, result: dict[str, Any]) -> bool:
+        """Answer lean request `request_id` with `result` (a success as the upstream sent it); whether it waited."""
+        if not self.expects(request_id):
+            return False
+        slot = self._pending[request_id]
+        slot.outcome = result
+        slot.done.set()
+        return True
 
     def take(self, item: Any) -> bool:
         """Whether `item` (from the upstream) is a lean request's answer or progress, now delivered."""
