@@ -133,12 +133,13 @@ class HttpGuard:
         settings = self.settings
         chunks: list[bytes] = []
         size = 0
-        with anyio.move_on_after(settings.http_body_timeout):
+        now = anyio.current_time()
+        end = now + settings.http_body_timeout
+        # one scope for both deadlines (the whole body's, and the idle one moved on by every chunk)
+        with anyio.CancelScope(deadline=min(end, now + settings.http_idle_timeout)) as deadline:
             while True:
-                with anyio.move_on_after(settings.http_idle_timeout) as idle:
-                    message = await receive()
-                if idle.cancelled_caught:
-                    break
+                message = await receive()
+                deadline.deadline = min(end, anyio.current_time() + settings.http_idle_timeout)
                 if message["type"] != "http.request":
                     return None  # the client went away
                 chunk = message.get("body", b"")
