@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,14 +103,20 @@ def bad_id(value: Any) -> str:
     return f"id must be a string or a 64-bit integer, not {value!r:.40}"
 
 
+@functools.cache
+def _jsonrpc_types() -> tuple[type, type]:
+    from mcp_types import JSONRPCNotification, JSONRPCRequest  # not at import: the CLI imports this module early
+
+    return JSONRPCRequest, JSONRPCNotification
+
+
 def id_problem(message: Any, line: bytes) -> str | None:
     """What is wrong with the id of `message`, validated from `line`; None when nothing is.
 
     The SDK's message union reads a request whose id is neither a string nor an integer as a
     notification (the id is dropped), which nobody answers; and it takes integers of any size.
     """
-    from mcp_types import JSONRPCNotification, JSONRPCRequest
-
+    JSONRPCRequest, JSONRPCNotification = _jsonrpc_types()
     if isinstance(message, JSONRPCRequest) and not valid_id(message.id):
         return bad_id(message.id)
     if isinstance(message, JSONRPCNotification) and b'"id"' in line:

@@ -32,6 +32,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+from mcp.shared.message import SessionMessage
+from mcp_types import PARSE_ERROR, ErrorData, JSONRPCError
+from pydantic_core import ValidationError
 
 from meta_mcp.config import ServerSpec
 from meta_mcp.pipes import MessageLimit, MessageTooLarge, Rejection, rejection
@@ -62,10 +65,6 @@ class _UpstreamReadStream:
 
     async def _vetted(self, item: Any) -> Any | None:
         """`item`, or what replaces it for the session (None: skip it) when it is a malformed message."""
-        from mcp.shared.message import SessionMessage
-        from mcp_types import PARSE_ERROR, ErrorData, JSONRPCError
-        from pydantic import ValidationError
-
         if self._start is not None:  # the upstream's first message: it is up
             self._start.answered()
             self._start = None

@@ -16,6 +16,9 @@ from typing import Any
 import anyio
 import anyio.abc
 import anyio.lowlevel
+from mcp import MCPError
+from mcp.shared.message import ClientMessageMetadata, SessionMessage
+from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, ErrorData, JSONRPCNotification, JSONRPCRequest
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +67,6 @@ class LeanChannel:
                       progress: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
         """Send `method` with `params` (already stamped for the negotiated version); its result as sent, or
         `MCPError` (the upstream's error, `REQUEST_TIMEOUT`, `CONNECTION_CLOSED`)."""
-        from mcp import MCPError
-        from mcp.shared.message import ClientMessageMetadata, SessionMessage
-        from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, JSONRPCRequest
-
         if self.closed:
             raise MCPError(code=CONNECTION_CLOSED, message="Connection closed")
         self._next += 1
@@ -106,9 +105,6 @@ class LeanChannel:
         raise MCPError(code=outcome.code, message=outcome.message, data=outcome.data)
 
     async def _cancel(self, request_id: int, reason: str, *, shield: bool) -> None:
-        from mcp.shared.message import SessionMessage
-        from mcp_types import JSONRPCNotification
-
         note = JSONRPCNotification(jsonrpc="2.0", method="notifications/cancelled",
                                    params={"requestId": request_id, "reason": reason})
         with anyio.CancelScope(shield=shield), anyio.move_on_after(5):
@@ -158,8 +154,6 @@ class LeanChannel:
 
     def close(self) -> None:
         """The connection ended: every request in flight fails with `CONNECTION_CLOSED`."""
-        from mcp_types import CONNECTION_CLOSED, ErrorData
-
         self.closed = True
         for slot in self._pending.values():
             if not slot.done.is_set():
