@@ -112,7 +112,9 @@ def _start_up_done() -> None:
     spawned afresh that builds its own server)."""
     # Moves start-up's long-lived objects (modules, SDK models and schemas, the catalog) out of the collector's
     # generations: full collections under load took 59-70 ms walking them, 5-10 ms after (docs/benchmarks.md).
+    # The CLI ran start-up with the collector off (`cli_serve.serve`): it collects from here on.
     gc.freeze()
+    gc.enable()
 
 
 async def serve_stdio(services: Services, preload: list[ServerSpec], prespawned: Prespawned) -> None:
