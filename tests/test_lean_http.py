@@ -17,8 +17,8 @@ import anyio
 import pytest
 from mcp import MCPError
 
-from support import make_client, meta_mcp_stdio, stderr_log, text_of, upstream_entry, upstream_http, wait_for_tools
-from support.clients import StdioTarget
+from support import (StdioTarget, make_client, meta_mcp_stdio, stderr_log, text_of, upstream_entry, upstream_http,
+                     wait_for_tools)
 
 pytestmark = pytest.mark.anyio
 
