@@ -4,7 +4,8 @@
 (`providers.connect.open_transport` builds it beside the read stream): the request is written as the
 SDK's dispatcher would write it and its answer is taken out of the read stream before the SDK sees it,
 so a forwarded result is neither re-validated nor re-serialised. The dispatcher's promises hold (see
-the class).
+the class). On a streamable-HTTP connection the request is POSTed from the caller's task instead
+(`providers.lean_http.DirectPost`), and a clean JSON answer is handed over directly (`deliver`).
 """
 
 from __future__ import annotations
@@ -44,10 +45,11 @@ class _Slot:
 class LeanChannel:
     """Requests to one upstream past the SDK client's dispatcher (see `providers.upstream.calls`).
 
-    A request is written to the transport's write stream as the dispatcher would write it, with an id
-    of its own (`LEAN_ID_BASE` and up); its answer, and progress notifications naming it, are taken out
-    of the read stream (`take`) before the SDK sees them; everything else the upstream sends — its own
-    requests, log messages, list changes, answers to the SDK's requests — reaches the SDK as before.
+    A request is written to the transport's write stream as the dispatcher would write it (or, with a
+    `direct` poster, POSTed by the caller), with an id of its own (`LEAN_ID_BASE` and up); its answer, and
+    progress notifications naming it, are taken out of the read stream (`take`) before the SDK sees them,
+    or handed over by the poster (`deliver`); everything else the upstream sends — its own requests, log
+    messages, list changes, answers to the SDK's requests — reaches the SDK as before.
     What the SDK's dispatcher promises holds: the timeout counts from the write, and on timeout or when
     the caller cancels, the upstream is told (`notifications/cancelled`, bounded); a connection that ends
     fails every request in flight with `CONNECTION_CLOSED`.
