@@ -199,11 +199,13 @@ def _trusted_tls() -> ssl.SSLContext:
 
 def _raw_transport(spec: ServerSpec, *, connect_timeout: float, launcher: Prespawned, limit: MessageLimit,
                    on_end: Callable[[str | None], None], direct: bool = False) -> Any:
-    """A context manager yielding (read, write), or with `direct` for a streamable-HTTP upstream (read, write,
-    `lean_http.DirectPost`): its lean requests are POSTed by their callers."""
+    """A context manager yielding (read, write), or with `direct` (read, write, poster) for a stdio or
+    streamable-HTTP upstream: its lean requests are written (`process._Pipe`) or POSTed
+    (`lean_http.DirectPost`) by their callers."""
     if spec.transport == "stdio":
         assert spec.command is not None
-        return pipe_transport(launcher.launch(spec.command, spec.args, spec.env, spec.cwd), limit, on_end)
+        return pipe_transport(launcher.launch(spec.command, spec.args, spec.env, spec.cwd), limit, on_end,
+                              direct=direct)
     assert spec.url is not None
     if spec.transport == "sse":
         from mcp.client.sse import sse_client
@@ -263,13 +265,11 @@ async def open_transport(spec: ServerSpec, *, on_end: Callable[[str | None], Non
             if not lean:
                 yield _UpstreamReadStream(read, write, on_end, spec.name), write
                 return
-            async with anyio.create_task_group() as tg:  # progress callbacks of lean requests
-                channel = LeanChannel(write, tg, direct[0] if direct else None)
-                try:
-                    yield _UpstreamReadStream(read, write, on_end, spec.name, lean=channel), write
-                finally:
-                    channel.close()
-                    tg.cancel_scope.cancel()
+            channel = LeanChannel(write, direct[0] if direct else None)
+            try:
+                yield _UpstreamReadStream(read, write, on_end, spec.name, lean=channel), write
+            finally:
+                channel.close()
         return
     on_end = start.ending(on_end)
     try:

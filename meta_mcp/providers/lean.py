@@ -4,18 +4,19 @@
 (`providers.connect.open_transport` builds it beside the read stream): the request is written as the
 SDK's dispatcher would write it and its answer is taken out of the read stream before the SDK sees it,
 so a forwarded result is neither re-validated nor re-serialised. The dispatcher's promises hold (see
-the class). On a streamable-HTTP connection the request is POSTed from the caller's task instead
-(`providers.lean_http.DirectPost`), and a clean JSON answer is handed over directly (`deliver`).
+the class). The connection's poster sends the request from the caller's task instead: a stdio upstream's
+`process._Pipe` writes it to the child's stdin, a streamable-HTTP upstream's `lean_http.DirectPost` POSTs
+it; either hands a plain success for it over as sent (`deliver_line`), and a stdio pipe also its progress.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from typing import Any
 
 import anyio
-import anyio.abc
 import anyio.lowlevel
 from mcp import MCPError
 from mcp.shared.message import ClientMessageMetadata, SessionMessage
@@ -34,31 +35,55 @@ exact in every JSON implementation (below 2**53)."""
 
 
 class _Slot:
-    __slots__ = ("done", "outcome", "progress")
+    """One lean request waiting: its outcome once `finished`, and progress not yet reported (`updates`); `wake`
+    is set when either arrives (a fresh event each time the caller waits again)."""
+
+    __slots__ = ("finished", "outcome", "progress", "updates", "wake")
 
     def __init__(self, progress: Any) -> None:
-        self.done = anyio.Event()
+        self.finished = False
         self.outcome: Any = None
         self.progress = progress
+        self.updates: list[tuple[float, Any, Any]] = []
+        self.wake = anyio.Event()
+
+    def finish(self, outcome: Any) -> None:
+        self.outcome, self.finished = outcome, True
+        self.wake.set()
+
+    async def settled(self) -> None:
+        """Report each progress update in order, in the caller's task, until the outcome is in and every
+        update before it has been reported: a caller never sees its result before the progress that preceded it."""
+        while True:
+            if self.updates:
+                updates, self.updates = self.updates, []
+                for value, total, message in updates:
+                    await _report(self.progress, value, total, message)
+            elif self.finished:
+                return
+            else:
+                self.wake = anyio.Event()
+                await self.wake.wait()
 
 
 class LeanChannel:
     """Requests to one upstream past the SDK client's dispatcher (see `providers.upstream.calls`).
 
     A request is written to the transport's write stream as the dispatcher would write it (or, with a
-    `direct` poster, POSTed by the caller), with an id of its own (`LEAN_ID_BASE` and up); its answer, and
-    progress notifications naming it, are taken out of the read stream (`take`) before the SDK sees them,
-    or handed over by the poster (`deliver`); everything else the upstream sends — its own requests, log
-    messages, list changes, answers to the SDK's requests — reaches the SDK as before.
+    `direct` poster, written or POSTed by the caller), with an id of its own (`LEAN_ID_BASE` and up); its
+    answer, and progress notifications naming it, are taken out of the read stream (`take`) before the SDK
+    sees them, or handed over by the poster (`deliver`, `deliver_line`); everything else the upstream sends —
+    its own requests, log messages, list changes, answers to the SDK's requests — reaches the SDK as before.
+    Progress is reported by the caller's own task, in the order it came, and all of it before the result
+    is returned (a callback that raises is logged, and the call goes on).
     What the SDK's dispatcher promises holds: the timeout counts from the write, and on timeout or when
     the caller cancels, the upstream is told (`notifications/cancelled`, bounded); a connection that ends
     fails every request in flight with `CONNECTION_CLOSED`.
     """
 
-    def __init__(self, write: Any, task_group: anyio.abc.TaskGroup, direct: Any = None) -> None:
+    def __init__(self, write: Any, direct: Any = None) -> None:
         self._write = write
-        self._tg = task_group
-        self._direct = direct  # a streamable-HTTP connection's `lean_http.DirectPost`: requests POSTed from here
+        self._direct = direct  # the connection's poster (`process._Pipe`, `lean_http.DirectPost`), or None
         if direct is not None:
             direct.attach(self)
         self._pending: dict[int, _Slot] = {}
@@ -91,12 +116,12 @@ class LeanChannel:
                         await self._write.send(message)
                     except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                         raise MCPError(code=CONNECTION_CLOSED, message="Connection closed") from None
-                await slot.done.wait()
-            if not slot.done.is_set():
+                await slot.settled()
+            if not slot.finished:
                 await self._cancel(request_id, f"timed out after {timeout}s", shield=False)
                 raise MCPError(code=REQUEST_TIMEOUT, message=f"Request {method!r} timed out")
         except anyio.get_cancelled_exc_class():
-            if written and not slot.done.is_set():
+            if written and not slot.finished:
                 await self._cancel(request_id, "caller cancelled", shield=True)
             raise
         finally:
@@ -118,16 +143,35 @@ class LeanChannel:
     def expects(self, request_id: Any) -> bool:
         """Whether `request_id` is a lean request still waiting for its answer."""
         slot = self._pending.get(request_id) if type(request_id) is int else None
-        return slot is not None and not slot.done.is_set()
+        return slot is not None and not slot.finished
 
     def deliver(self, request_id: int, result: dict[str, Any]) -> bool:
         """Answer lean request `request_id` with `result` (a success as the upstream sent it); whether it waited."""
         if not self.expects(request_id):
             return False
-        slot = self._pending[request_id]
-        slot.outcome = result
-        slot.done.set()
+        self._pending[request_id].finish(result)
         return True
+
+    def deliver_line(self, content: bytes, request_id: int | None = None) -> bool:
+        """Answer a lean request with `content`, one JSON-RPC message as the upstream sent it (within the
+        message limits), when it is a well-formed success for a request still waiting (for `request_id`
+        only, when given); whether it did. Anything else — an error, a request or notification, a result
+        that is not an object, malformed JSON — is the caller's to pass the SDK's way."""
+        if not self._pending:
+            return False
+        try:
+            answer = json.loads(content)
+        except (ValueError, RecursionError):
+            return False
+        if type(answer) is not dict or answer.get("jsonrpc") != "2.0" or "error" in answer:
+            return False
+        if "method" in answer:  # its progress, which must reach the caller before its answer, goes the same way
+            return (answer["method"] == "notifications/progress" and "id" not in answer and request_id is None
+                    and self._progress(answer.get("params")))
+        answer_id, result = answer.get("id"), answer.get("result")
+        if type(answer_id) is not int or type(result) is not dict or request_id not in (None, answer_id):
+            return False
+        return self.deliver(answer_id, result)
 
     def take(self, item: Any) -> bool:
         """Whether `item` (from the upstream) is a lean request's answer or progress, now delivered."""
@@ -137,30 +181,34 @@ class LeanChannel:
         request_id = getattr(message, "id", None)
         if request_id is not None and not hasattr(message, "method"):  # a response or an error
             slot = self._pending.get(_as_int(request_id))
-            if slot is None or slot.done.is_set():
+            if slot is None or slot.finished:
                 return False
             error = getattr(message, "error", None)
-            slot.outcome = error if error is not None else message.result
-            slot.done.set()
+            slot.finish(error if error is not None else message.result)
             return True
         if getattr(message, "method", None) == "notifications/progress":
-            params = message.params or {}
-            token, progress = params.get("progressToken"), params.get("progress")
-            slot = self._pending.get(_as_int(token)) if not isinstance(token, bool) else None
-            if slot is None or slot.progress is None or isinstance(progress, bool) or not isinstance(
-                    progress, (int, float)):
-                return False
-            self._tg.start_soon(_report, slot.progress, float(progress), params.get("total"), params.get("message"))
-            return True
+            return self._progress(message.params)
         return False
+
+    def _progress(self, params: Any) -> bool:
+        """Report a progress notification's `params` to the lean request it names; whether it named one."""
+        if not isinstance(params, dict):
+            return False
+        token, progress = params.get("progressToken"), params.get("progress")
+        slot = self._pending.get(_as_int(token)) if not isinstance(token, bool) else None
+        if slot is None or slot.finished or slot.progress is None or isinstance(progress, bool) or not isinstance(
+                progress, (int, float)):
+            return False
+        slot.updates.append((float(progress), params.get("total"), params.get("message")))
+        slot.wake.set()
+        return True
 
     def close(self) -> None:
         """The connection ended: every request in flight fails with `CONNECTION_CLOSED`."""
         self.closed = True
         for slot in self._pending.values():
-            if not slot.done.is_set():
-                slot.outcome = ErrorData(code=CONNECTION_CLOSED, message="Connection closed")
-                slot.done.set()
+            if not slot.finished:
+                slot.finish(ErrorData(code=CONNECTION_CLOSED, message="Connection closed"))
 
 
 def _as_int(request_id: Any) -> int | None:

@@ -23,7 +23,6 @@ Not used with tracing on (the SDK's spans and trace headers stay on its own path
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -49,14 +48,7 @@ def _transport_class() -> type:
                 except Exception as exc:  # noqa: BLE001 - a refused body (StreamError): answered the SDK's way
                     response = _Unreadable(exc)
                 else:
-                    try:
-                        answer = json.loads(content)
-                    except (ValueError, RecursionError):
-                        answer = None
-                    if (type(answer) is dict and answer.get("jsonrpc") == "2.0" and type(answer.get("id")) is int
-                            and answer["id"] == request_id
-                            and type(answer.get("result")) is dict and "error" not in answer
-                            and lean.deliver(request_id, answer["result"])):
+                    if lean.deliver_line(content, request_id):
                         return
             await super()._handle_json_response(response, read_stream_writer, request_id=request_id)
 

@@ -214,12 +214,14 @@ def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
 
 
 @asynccontextmanager
-async def pipe_transport(child: Child, limit: MessageLimit, on_end: Callable[[str], None]
-                         ) -> AsyncIterator[tuple[Any, Any]]:
+async def pipe_transport(child: Child, limit: MessageLimit, on_end: Callable[[str], None], *, direct: bool = False
+                         ) -> AsyncIterator[tuple[Any, ...]]:
     """Client transport streams over a child's stdin/stdout; stops the child on exit.
 
     When the child's stdout ends, or it writes a line over `limit`, `on_end` gets the reason (see
     `Child.ended`) before the read stream closes, and so before any call in flight learns of it.
+    With `direct`, a third item: the poster of a `LeanChannel` (its requests are written from the
+    caller's task, and plain successes for them skip the message model; see `_Pipe.post`).
     """
     import anyio
 
@@ -231,7 +233,7 @@ async def pipe_transport(child: Child, limit: MessageLimit, on_end: Callable[[st
         tg.start_soon(pipe.read_lines)
         tg.start_soon(pipe.write_lines)
         try:
-            yield pipe.read_recv, pipe.write_send
+            yield (pipe.read_recv, pipe.write_send, pipe) if direct else (pipe.read_recv, pipe.write_send)
         finally:
             pipe.closing = True
             with anyio.CancelScope(shield=True):
@@ -244,7 +246,13 @@ async def pipe_transport(child: Child, limit: MessageLimit, on_end: Callable[[st
 
 class _Pipe:
     """The two pumps of a `pipe_transport`: the child's stdout, line by line, to the read stream (`read_recv`),
-    and the write stream (`write_send`) to its stdin."""
+    and the write stream (`write_send`) to its stdin.
+
+    Attached to a `LeanChannel` (`attach`), it is also the channel's poster: a lean request is written to
+    stdin by its caller (`post`), whole, after whatever the write pump has already written, and a line that
+    is a plain success for a lean request waiting for it goes to the channel as sent (`deliver_line`),
+    never through the message model and the read stream; every other line goes the usual way.
+    """
 
     def __init__(self, child: Child, limit: MessageLimit, on_end: Callable[[str], None], reader: Any,
                  writer: Any) -> None:
@@ -260,18 +268,41 @@ class _Pipe:
         self.write_send, self.write_recv = anyio.create_memory_object_stream[SessionMessage](0)
         self.closing = False
         """Set once we stop the child: its exit is ours, not news."""
+        self.lean: Any = None
+
+    def attach(self, lean: Any) -> None:
+        """Hand plain successes for `lean`'s requests straight to it."""
+        self.lean = lean
+
+    async def post(self, message: Any) -> None:
+        """Write `message` (a `SessionMessage`) to the child's stdin now; a broken pipe ends the connection."""
+        await self._write(message.message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n")
+
+    async def _write(self, data: bytes) -> bool:
+        try:
+            self.writer.write(data)
+            await self.writer.drain()
+        except (ConnectionError, OSError):
+            await self.read_send.aclose()
+            return False
+        return True
 
     async def read_lines(self) -> None:
         """Pass each message the child writes on (a bad-id request is answered to the child instead)."""
         import anyio
+        import anyio.lowlevel
 
         async with self.read_send:
             while (line := await self._next_line()) is not None:
+                if self.lean is not None and self.lean.deliver_line(line):
+                    continue
                 item, answer = self._parse(line)
                 try:
                     await (self.write_send.send(answer) if answer is not None else self.read_send.send(item))
                 except (anyio.ClosedResourceError, anyio.BrokenResourceError):
                     return
+                if self.lean is not None:  # its receiver runs first: a lean answer read next cannot overtake it
+                    await anyio.lowlevel.cancel_shielded_checkpoint()
 
     async def _next_line(self) -> bytes | None:
         """The child's next non-blank line within the limit; None once the connection ended (`on_end` was
@@ -315,12 +346,8 @@ class _Pipe:
         """Write each message to the child's stdin, one line each; a broken pipe closes the read stream."""
         async with self.write_recv:
             async for message in self.write_recv:
-                data = message.message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
-                try:
-                    self.writer.write(data)
-                    await self.writer.drain()
-                except (ConnectionError, OSError):
-                    await self.read_send.aclose()
+                if not await self._write(message.message.model_dump_json(by_alias=True, exclude_unset=True).encode()
+                                         + b"\n"):
                     return
 
 

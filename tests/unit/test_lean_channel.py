@@ -3,6 +3,7 @@ answers and progress of its own requests, and hostile ids from an upstream neith
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import anyio
@@ -26,7 +27,7 @@ async def _request_and_answer(answer_id: Any) -> tuple[LeanChannel, list[Any], l
     taken: list[bool] = []
     results: list[Any] = []
     async with anyio.create_task_group() as tg:
-        channel = LeanChannel(send, tg)
+        channel = LeanChannel(send)
 
         async def call() -> None:
             try:
@@ -62,7 +63,7 @@ async def test_a_huge_digit_string_id_is_not_converted_and_does_not_raise() -> N
 async def test_progress_for_another_token_and_a_closed_channel() -> None:
     send, receive = anyio.create_memory_object_stream[Any](10)
     async with anyio.create_task_group() as tg:
-        channel = LeanChannel(send, tg)
+        channel = LeanChannel(send)
         failures: list[MCPError] = []
 
         async def call() -> None:
@@ -77,3 +78,60 @@ async def test_progress_for_another_token_and_a_closed_channel() -> None:
         assert channel.take(SessionMessage(stray)) is False
         channel.close()
     assert [f.error.code for f in failures] == [CONNECTION_CLOSED]
+
+
+async def test_progress_that_came_first_is_reported_before_the_result_is_returned() -> None:
+    """Progress and the answer handed over in one go (one read of a pipe): the caller reports every update, in
+    order, before it returns the result; a callback that raises is logged and the call goes on."""
+    send, receive = anyio.create_memory_object_stream[Any](10)
+    events: list[Any] = []
+
+    async def progress(value: float, total: float | None, message: str | None) -> None:
+        await anyio.sleep(0.01)  # a slow client: the answer is in long before this returns
+        if value == 2:
+            raise RuntimeError("the caller went away")
+        events.append(("progress", value, total, message))
+
+    async def call(channel: LeanChannel) -> None:
+        events.append(("result", await channel.request("tools/call", {"name": "noisy"}, timeout=5,
+                                                       progress=progress)))
+
+    async with anyio.create_task_group() as tg:
+        channel = LeanChannel(send)
+        tg.start_soon(call, channel)
+        written = await receive.receive()
+        token = written.message.params["_meta"]["progressToken"]
+        lines = [{"jsonrpc": "2.0", "method": "notifications/progress",
+                  "params": {"progressToken": token, "progress": step, "total": 3, "message": f"step {step}"}}
+                 for step in (1, 2, 3)]
+        lines.append({"jsonrpc": "2.0", "id": written.message.id, "result": {"content": []}})
+        assert [channel.deliver_line(json.dumps(line).encode()) for line in lines] == [True] * 4
+        late = {"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": token, "progress": 4}}
+        assert channel.deliver_line(json.dumps(late).encode()) is False  # after the answer: not this call's
+    assert events == [("progress", 1.0, 3, "step 1"), ("progress", 3.0, 3, "step 3"), ("result", {"content": []})]
+
+
+async def test_deliver_line_takes_only_a_plain_success_for_a_waiting_request() -> None:
+    send, receive = anyio.create_memory_object_stream[Any](10)
+    results: list[Any] = []
+    async with anyio.create_task_group() as tg:
+        channel = LeanChannel(send)
+
+        async def call() -> None:
+            results.append(await channel.request("tools/call", {"name": "echo"}, timeout=5))
+
+        tg.start_soon(call)
+        rid = (await receive.receive()).message.id
+        refused = [
+            b"{not json",
+            json.dumps({"jsonrpc": "2.0", "id": rid, "result": "not-an-object"}).encode(),
+            json.dumps({"jsonrpc": "2.0", "id": str(rid), "result": {}}).encode(),  # the SDK's way: it converts
+            json.dumps({"jsonrpc": "2.0", "id": rid, "error": {"code": 1, "message": "no"}}).encode(),
+            json.dumps({"jsonrpc": "2.0", "id": rid + 1, "result": {}}).encode(),
+            json.dumps({"jsonrpc": "1.0", "id": rid, "result": {}}).encode(),
+            json.dumps({"jsonrpc": "2.0", "id": rid, "method": "tools/call", "result": {}}).encode(),
+            b"[" * 100_000,  # too deep for json.loads: refused, not raised
+        ]
+        assert [channel.deliver_line(line) for line in refused] == [False] * len(refused)
+        assert channel.deliver_line(json.dumps({"jsonrpc": "2.0", "id": rid, "result": {"ok": 1}}).encode())
+    assert results == [{"ok": 1}]
