@@ -217,6 +217,7 @@ def _raw_transport(spec: ServerSpec, *, connect_timeout: float, launcher: Prespa
         return sse_client(spec.url, headers=spec.headers or None, timeout=connect_timeout,
                           httpx_client_factory=sse_http_client)
     import httpx2
+    from httpx2._utils import get_environment_proxies
     from mcp.client.streamable_http import streamable_http_client
 
     # No read timeout on the HTTP client: per-call timeouts are ours, and SSE responses are long-lived.
@@ -226,8 +227,15 @@ def _raw_transport(spec: ServerSpec, *, connect_timeout: float, launcher: Prespa
     # the server is closing at that moment fails (ReadError; the server sees ClientDisconnect), and the SDK
     # then ends the whole upstream connection, failing every call in flight (seen under 50 callers).
     limits = httpx2.Limits(max_connections=256, max_keepalive_connections=256, keepalive_expiry=4)
+    transport: dict[str, Any] = {}
+    if direct and not any(get_environment_proxies().values()):  # a proxy: httpx's own transport honours it
+        from meta_mcp.providers.post_transport import PostTransport
+
+        fallback = httpx2.AsyncHTTPTransport(verify=_trusted_tls(), limits=limits)
+        transport["transport"] = PostTransport(_trusted_tls(), fallback=fallback, keepalive_expiry=4)
     http = _limited_http_client(limit, on_end, trace=_tracing(), headers=spec.headers, limits=limits,
-                                timeout=httpx2.Timeout(connect_timeout, read=None), verify=_trusted_tls())
+                                timeout=httpx2.Timeout(connect_timeout, read=None), verify=_trusted_tls(),
+                                **transport)
     # The SDK's own cap on one event (1 MiB by default) becomes ours; LimitedBody checks it first.
     if direct:
         from meta_mcp.providers.lean_http import streamable_http
