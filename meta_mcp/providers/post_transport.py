@@ -35,6 +35,9 @@ import httpx2
 
 _PAUSE_AT = 1 << 20
 """Bytes of an answer buffered before the connection stops reading (until the reader catches up)."""
+MAX_HEAD_BYTES = 100 * 1024
+"""The most an answer's status line and headers may take (h11's limit, which httpcore applies): an upstream
+that sends more, or never ends its head, is a protocol error, not memory meta-mcp keeps growing."""
 
 
 class _Connection(asyncio.Protocol):
@@ -57,6 +60,7 @@ class _Connection(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._until_close = False  # the body ends when the connection does (no length, not chunked)
         self._keep_alive = False
+        self._head_bytes = 0
         self._paused = False
 
     def start(self) -> None:
@@ -64,6 +68,7 @@ class _Connection(asyncio.Protocol):
         self.head = asyncio.get_running_loop().create_future()
         self.status, self.reason, self.headers = 0, b"", []
         self.complete, self.error, self._until_close, self._keep_alive = False, None, False, False
+        self._head_bytes = 0
 
     # asyncio's callbacks
     def connection_made(self, transport: Any) -> None:
@@ -75,8 +80,12 @@ class _Connection(asyncio.Protocol):
             return
         try:
             self._parser.feed_data(data)
+        except httpx2.RemoteProtocolError as exc:  # raised by a callback (see `_count_head`)
+            self._fail(exc)
+            self.close()
         except httptools.HttpParserError as exc:
-            self._fail(httpx2.RemoteProtocolError(f"malformed HTTP answer: {exc}"))
+            cause = exc.__context__ if isinstance(exc.__context__, httpx2.RemoteProtocolError) else None
+            self._fail(cause or httpx2.RemoteProtocolError(f"malformed HTTP answer: {exc}"))
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -93,14 +102,21 @@ class _Connection(asyncio.Protocol):
     # httptools' callbacks
     def on_status(self, reason: bytes) -> None:
         self.reason += reason
+        self._count_head(len(reason))
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
+        self._count_head(len(name) + len(value) + 4)
+
+    def _count_head(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > MAX_HEAD_BYTES:
+            raise httpx2.RemoteProtocolError(f"the answer's head is over {MAX_HEAD_BYTES} bytes")
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()
         if 100 <= status < 200:  # an interim answer (100 Continue): the real one follows
-            self.headers, self.reason = [], b""
+            self.headers, self.reason, self._head_bytes = [], b"", 0
             return
         self.status = status
         names = {name.lower() for name, _ in self.headers}

@@ -214,3 +214,22 @@ async def test_other_requests_go_to_the_fallback() -> None:
         assert (await client.get(url)).json() == {}
         assert (await client.delete(url)).json() == {}
         assert seen["bodies"] == [b"GET", b"DELETE"]
+
+
+async def test_an_endless_head_is_refused_not_kept() -> None:
+    """A hostile upstream streaming headers forever: refused past MAX_HEAD_BYTES, the connection closed."""
+    from meta_mcp.providers.post_transport import MAX_HEAD_BYTES
+
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: dict[str, Any]) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        try:
+            for i in range(MAX_HEAD_BYTES // 100 + 100):
+                writer.write(b"X-Pad-%d: %s\r\n" % (i, b"a" * 90))
+                await writer.drain()
+        except ConnectionError:
+            seen["cut"] = True
+
+    async with _server(endless) as (url, seen), _client() as client:
+        with pytest.raises(httpx2.RemoteProtocolError, match="head is over"):
+            await client.post(url, content=b"{}")
