@@ -59,8 +59,8 @@ class MessageLimit:
         if len(data) > self.max_bytes:
             raise MessageTooLarge(f"a message of {len(data):,} bytes, over {self.setting} ({self.max_bytes:,} bytes)")
         bound = self.max_elements
-        if _count(data) <= bound:
-            return  # the fast path: even counting inside strings, it is small enough
+        if len(data) <= bound or _count(data) <= bound:
+            return  # the fast paths: no more bytes than the bound, or even counting inside strings, small enough
         elements = _count_outside_strings(data)
         if elements > bound:
             raise MessageTooLarge(

@@ -35,8 +35,8 @@ exact in every JSON implementation (below 2**53)."""
 
 
 class _Slot:
-    """One lean request waiting: its outcome once `finished`, and progress not yet reported (`updates`); `wake`
-    is set when either arrives (a fresh event each time the caller waits again)."""
+    """One lean request waiting: its outcome once `finished`, and progress not yet reported (`updates`); `wake`,
+    while the caller waits, is set when either arrives (a fresh event each time it waits again)."""
 
     __slots__ = ("finished", "outcome", "progress", "updates", "wake")
 
@@ -45,11 +45,15 @@ class _Slot:
         self.outcome: Any = None
         self.progress = progress
         self.updates: list[tuple[float, Any, Any]] = []
-        self.wake = anyio.Event()
+        self.wake: anyio.Event | None = None
 
     def finish(self, outcome: Any) -> None:
         self.outcome, self.finished = outcome, True
-        self.wake.set()
+        self.notify()
+
+    def notify(self) -> None:
+        if self.wake is not None:
+            self.wake.set()
 
     async def settled(self) -> None:
         """Report each progress update in order, in the caller's task, until the outcome is in and every
@@ -200,7 +204,7 @@ class LeanChannel:
                 progress, (int, float)):
             return False
         slot.updates.append((float(progress), params.get("total"), params.get("message")))
-        slot.wake.set()
+        slot.notify()
         return True
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,8 @@ logger = logging.getLogger(__name__)
 
 _LEAN_METHODS = frozenset({"tools/call", "tools/list", "resources/list", "resources/templates/list", "prompts/list"})
 """What the lean path serves: the call, and the list pages."""
-_LEAN_MARKS = tuple(f'"{m}"'.encode() for m in _LEAN_METHODS) + (b'"notifications/cancelled"',)
+_LEAN_MARK = re.compile(b'"(?:' + b"|".join(re.escape(m.encode()) for m in [*_LEAN_METHODS, "notifications/cancelled"])
+                        + b')"')
 _MODERN_ENVELOPE = b"io.modelcontextprotocol/protocolVersion"
 _STDIO = TransportContext(kind="jsonrpc", can_send_request=True)
 _FIELDS = frozenset({"jsonrpc", "id", "method", "params"})
@@ -44,6 +46,10 @@ _FIELDS = frozenset({"jsonrpc", "id", "method", "params"})
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+"""Built once: `json.loads` with an argument builds a decoder per call."""
 
 
 class _LeanContext(_JSONRPCDispatchContext[TransportContext]):
@@ -115,12 +121,12 @@ class LeanCalls:
     def offer(self, line: bytes) -> bool:
         """Take `line` (already within the message limits) if it is for the lean path; False: the SDK's."""
         bound = self._bound
-        if bound is None or bound.runner.server.middleware or not any(mark in line for mark in _LEAN_MARKS):
+        if bound is None or bound.runner.server.middleware or _LEAN_MARK.search(line) is None:
             return False
         if _MODERN_ENVELOPE in line:
             return False
         try:
-            message = json.loads(line, parse_constant=_no_constant)
+            message = _DECODER.decode(line.decode())  # not UTF-8 (UnicodeDecodeError is a ValueError): the SDK's
         except (ValueError, RecursionError):
             return False
         if not isinstance(message, dict) or message.get("jsonrpc") != "2.0" or not message.keys() <= _FIELDS:
