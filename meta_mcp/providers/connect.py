@@ -216,8 +216,9 @@ def _raw_transport(spec: ServerSpec, *, connect_timeout: float, launcher: Prespa
 
         return sse_client(spec.url, headers=spec.headers or None, timeout=connect_timeout,
                           httpx_client_factory=sse_http_client)
+    import urllib.request
+
     import httpx2
-    from httpx2._utils import get_environment_proxies
     from mcp.client.streamable_http import streamable_http_client
 
     # No read timeout on the HTTP client: per-call timeouts are ours, and SSE responses are long-lived.
@@ -228,7 +229,8 @@ def _raw_transport(spec: ServerSpec, *, connect_timeout: float, launcher: Prespa
     # then ends the whole upstream connection, failing every call in flight (seen under 50 callers).
     limits = httpx2.Limits(max_connections=256, max_keepalive_connections=256, keepalive_expiry=4)
     transport: dict[str, Any] = {}
-    if direct and not any(get_environment_proxies().values()):  # a proxy: httpx's own transport honours it
+    proxies = urllib.request.getproxies()  # what httpx reads too (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY)
+    if direct and not any(proxies.get(scheme) for scheme in ("http", "https", "all")):  # else httpx's own transport
         from meta_mcp.providers.post_transport import PostTransport
 
         fallback = httpx2.AsyncHTTPTransport(verify=_trusted_tls(), limits=limits)
