@@ -88,6 +88,7 @@ class Session:
     _tg: TaskGroup = field(init=False)
     _send_lock: anyio.Lock = field(default_factory=anyio.Lock, init=False)
     _in_flight: anyio.Semaphore = field(init=False)
+    _stderr_read: anyio.Event = field(default_factory=anyio.Event, init=False)
 
     @property
     def user(self) -> Path:
@@ -110,9 +111,10 @@ class Session:
                     tg.start_soon(self._read_stderr, stderr)
                     await self._send(bridge.init_line(self.nonce, self.table.manifest(), javascript=self.javascript))
                     await self._read_stdout(stdout)
-                    if self.outcome is None:  # stdout ended without a result: let the process finish
-                        with anyio.move_on_after(2):
+                    if self.outcome is None:  # stdout ended without a result: let the process finish, and
+                        with anyio.move_on_after(2):  # read what it said on stderr (why it ended) to the end
                             await process.wait()
+                            await self._stderr_read.wait()
                     tg.cancel_scope.cancel()
             if deadline.cancelled_caught and self.outcome is None:
                 self._stop("time", f"time limit exceeded: the code was still running after timeout_s="
@@ -171,15 +173,18 @@ class Session:
                     self._done(item)
 
     async def _read_stderr(self, fd: int) -> None:
-        while True:
-            try:
-                chunk = await receive(fd)
-            except OSError:
-                return
-            if not chunk:
-                return
-            if len(self.stderr) < STDERR_KEEP:
-                self.stderr += chunk[: STDERR_KEEP - len(self.stderr)]
+        try:
+            while True:
+                try:
+                    chunk = await receive(fd)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                if len(self.stderr) < STDERR_KEEP:
+                    self.stderr += chunk[: STDERR_KEEP - len(self.stderr)]
+        finally:
+            self._stderr_read.set()
 
     def _output(self, text: str) -> None:
         size = len(text.encode())
