@@ -221,7 +221,7 @@ async def pipe_transport(child: Child, limit: MessageLimit, on_end: Callable[[st
     When the child's stdout ends, or it writes a line over `limit`, `on_end` gets the reason (see
     `Child.ended`) before the read stream closes, and so before any call in flight learns of it.
     With `direct`, a third item: the poster of a `LeanChannel` (its requests are written from the
-    caller's task, and plain successes for them skip the message model; see `_Pipe.post`).
+    caller's task, and plain successes and progress for them skip the message model; see `_Pipe`).
     """
     import anyio
 
@@ -250,8 +250,9 @@ class _Pipe:
 
     Attached to a `LeanChannel` (`attach`), it is also the channel's poster: a lean request is written to
     stdin by its caller (`post`), whole, after whatever the write pump has already written, and a line that
-    is a plain success for a lean request waiting for it goes to the channel as sent (`deliver_line`),
-    never through the message model and the read stream; every other line goes the usual way.
+    is a plain success or progress for a lean request waiting for it goes to the channel as sent
+    (`deliver_line`), never through the message model and the read stream; every other line goes the usual
+    way, and its receiver runs before the next line is read (so an answer never overtakes it).
     """
 
     def __init__(self, child: Child, limit: MessageLimit, on_end: Callable[[str], None], reader: Any,
