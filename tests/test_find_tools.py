@@ -176,3 +176,6 @@ def test_the_benchmark_data_is_what_find_quality_says() -> None:
     texts = [q["query"] for q in dev + held_out]
     assert len(set(texts)) == len(texts)
     assert all(q["expected"] and set(q["expected"]) <= names for q in dev + held_out)
+    fresh = queries["fresh"]  # a third set, evaluated only: none of its queries is one of the halves'
+    assert len(fresh) >= 45 and all(q["expected"] and set(q["expected"]) <= names for q in fresh)
+    assert len({q["query"].lower() for q in fresh} | {t.lower() for t in texts}) == len(fresh) + len(texts)
