@@ -169,3 +169,69 @@ def test_check_last_event_id() -> None:
     assert long is not None and "over 64 characters" in long
     for bad in (b"12", b"../x", b"0123456789abcdef.\xd9\xa1", b"0123456789abcdef.1 ", b"0123456789ABCDEF.1"):
         assert check_last_event_id(bad) is not None, bad
+
+
+# -- plain answers leave nothing behind -------------------------------------------------------------------
+
+
+async def test_discard_drops_only_that_sessions_events_and_leaves_no_gap() -> None:
+    log = EventLog()
+    a, b = ScopedEventStore(log), ScopedEventStore(log)
+    first = await a.store_event("1", None)
+    await a.store_event("1", note(1))
+    plain = [await a.store_event("2", None), await a.store_event("2", note(2))]
+    theirs = await b.store_event("1", note(3))
+    a.discard([theirs, f"{a.scope}.{theirs.partition('.')[2]}", "junk", f"{a.scope}.x" * 50])  # not a's: kept
+    assert len(log) == 5
+    a.discard(plain)
+    a.discard(plain)  # idempotent
+    assert len(log) == 3 and log.chars == sum(len(f"{s.scope}/1") for s in (a, a, b)) + len(
+        note(1).model_dump_json(by_alias=True, exclude_unset=True)) + len(
+        note(3).model_dump_json(by_alias=True, exclude_unset=True))
+    assert await replay(a, first) == ("1", [(f"{a.scope}.2", 1)])
+    assert await replay(a, plain[0]) == (None, [])
+    assert (await replay(b, theirs))[0] == "1"
+
+
+async def test_a_post_answered_plainly_leaves_no_events_and_a_streamed_one_keeps_them() -> None:
+    import httpx
+    import mcp_types as types
+    from mcp.server import ServerRequestContext
+
+    from meta_mcp.surface.plain_answers import answer_plainly
+
+    async def list_tools(ctx: ServerRequestContext, params: object) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=[types.Tool(name=n, input_schema={"type": "object"})
+                                            for n in ("plain", "chatty")])
+
+    async def call_tool(ctx: ServerRequestContext, params: types.CallToolRequestParams) -> types.CallToolResult:
+        if params.name == "chatty":  # something before the response: the answer is an SSE stream
+            await ctx.session.send_log_message("info", "working", related_request_id=ctx.request_id)
+        return types.CallToolResult(content=[types.TextContent(text=params.name)])
+
+    answer_plainly()
+    app = Server("t", on_list_tools=list_tools, on_call_tool=call_tool).streamable_http_app()
+    manager = session_manager_of(app)
+    assert manager is not None
+    log = make_resumable(manager)
+    headers = {"accept": "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25"}
+
+    def call(n: int, name: str) -> dict:
+        return {"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": {"name": name, "arguments": {}}}
+
+    async with manager.run(), httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                                base_url="http://127.0.0.1:8000") as http:
+        init = await http.post("/mcp", headers=headers, json={
+            "jsonrpc": "2.0", "id": 0, "method": "initialize",
+            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+        headers["mcp-session-id"] = init.headers["mcp-session-id"]
+        await http.post("/mcp", headers=headers, json={"jsonrpc": "2.0", "method": "notifications/initialized"})
+        for n in range(1, 6):
+            answer = await http.post("/mcp", headers=headers, json=call(n, "plain"))
+            assert answer.headers["content-type"] == "application/json" and answer.json()["id"] == n
+        assert len(log) == 0  # the initialize answer's and five calls' events: none kept
+        streamed = await http.post("/mcp", headers=headers, json=call(6, "chatty"))
+        assert streamed.headers["content-type"].startswith("text/event-stream") and '"id":6' in streamed.text
+        assert len(log) == 3  # its priming event, the log message and the response: resumable, kept
+        answer = await http.post("/mcp", headers=headers, json=call(7, "plain"))
+        assert answer.json()["result"]["content"][0]["text"] == "plain" and len(log) == 3

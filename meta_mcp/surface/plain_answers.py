@@ -19,6 +19,8 @@ from typing import Any
 
 import anyio
 
+from meta_mcp.surface.resumable import EVENT_STORE_KEY
+
 Scope = dict[str, Any]
 Receive = Any
 Send = Any
@@ -36,7 +38,8 @@ class PostResponse:
     `answer_plainly`). Same constructor; for a POST it waits for the request's first outgoing message (past the
     priming event a resumable session's stream opens with): when that is the response itself it answers
     `application/json` with it — what the transport's `json_response` mode sends, without its loss of
-    progress and server→client requests (a whole body needs no resuming, so event ids are dropped);
+    progress and server→client requests (a whole body needs no resuming: its event ids are not sent, and
+    its events are dropped from the session's log, see `resumable`);
     otherwise (a notification or request first, nothing within `PLAIN_WAIT_S`) it commits to the SSE
     stream the SDK would have sent, priming event included, messages in the same order.
     Anything but a POST (the GET stream, a replay) is the SDK's SSE response unchanged."""
@@ -77,11 +80,20 @@ class PostResponse:
                             if k.lower() in ("mcp-session-id",)]
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
+                _discard(scope, leading)
                 # No cancel: the SDK's writer ends by itself once it has handed over the response (and
                 # anyio's cancel formats a message naming the task, ~1 % of a call's CPU).
             else:
                 await self._sse(_then(leading, content), None)(scope, receive, send)
                 tg.cancel_scope.cancel()
+
+
+def _discard(scope: Scope, sent: list[Any]) -> None:
+    """Drop the events of a POST answered plainly from its session's event log: the body carried no event
+    ids, so no client can resume from them, and kept they would only crowd out events that can be."""
+    store = scope.get(EVENT_STORE_KEY)
+    if store is not None:
+        store.discard([event["id"] for event in sent if isinstance(event, dict) and isinstance(event.get("id"), str)])
 
 
 def _priming(event: Any) -> bool:

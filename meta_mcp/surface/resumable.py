@@ -33,11 +33,14 @@ from meta_mcp.services.state.events import MAX_EVENT_ID_LENGTH, ScopedEventStore
 
 logger = logging.getLogger(__name__)
 _HOOKED = "_meta_mcp_event_log"
+EVENT_STORE_KEY = "meta_mcp.event_store"
+"""Where a request's ASGI scope holds its session's `ScopedEventStore` (set as the transport handles it)."""
 
 
 def make_resumable(manager: Any, log: EventLog | None = None) -> EventLog:
     """Make every session `manager` (an SDK `StreamableHTTPSessionManager`) admits from now on resumable,
-    each with its own `ScopedEventStore` over `log` (a new `EventLog` by default); returns the log.
+    each with its own `ScopedEventStore` over `log` (a new `EventLog` by default), which each of its requests
+    carries in its ASGI scope (`EVENT_STORE_KEY`, for `plain_answers`); returns the log.
     Idempotent (a second call returns the first log). Fails loudly if the SDK no longer admits and
     discards sessions the way this relies on."""
     hooked = getattr(manager, _HOOKED, None)
@@ -54,7 +57,14 @@ def make_resumable(manager: Any, log: EventLog | None = None) -> EventLog:
         if transport is not None:
             if not hasattr(transport, "_event_store"):
                 raise RuntimeError("mcp's StreamableHTTPServerTransport no longer has _event_store")
-            transport._event_store = ScopedEventStore(events)  # noqa: SLF001
+            store = transport._event_store = ScopedEventStore(events)  # noqa: SLF001
+            handle = transport.handle_request
+
+            async def handle_in_session(scope: Any, receive: Any, send: Any) -> None:
+                scope[EVENT_STORE_KEY] = store  # for `plain_answers.PostResponse`, which the transport calls
+                await handle(scope, receive, send)
+
+            transport.handle_request = handle_in_session
         return transport
 
     async def discard_scoped(session_id: str, transport: Any) -> None:

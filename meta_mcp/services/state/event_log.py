@@ -9,7 +9,8 @@ and the limits hold per scope and for the whole log:
   messages and stream names (4 Mi), beyond its newest event;
 - the whole log: at most `max_events` (20,000) and `max_chars` (64 Mi), beyond the newest event;
 - no event older than `ttl_s` (900 s) is replayed, and expired events are dropped as new ones arrive;
-- `forget(scope)` drops a session's events at once (the session ended: they can never be asked for).
+- `forget(scope)` drops a session's events at once (the session ended: they can never be asked for), and
+  `discard(id)` one event whose id no client was given (a POST answered with a plain JSON body).
 
 Eviction is oldest first, in the order events arrived — per scope and for the whole log alike — so a
 stream never has a gap: if the event a client resumes from is still kept, so is every later one.
@@ -114,6 +115,23 @@ class EventLog:
         later = [(str(e.seq), e.message) for e in scope.events
                  if e.seq > event.seq and e.stream == event.stream and e.at > oldest]
         return event.stream, later
+
+    def discard(self, event_id: str, scope: str) -> None:
+        """Drop one event of `scope` now: its id was never given to a client (the message went out in a plain
+        JSON body, see `surface.plain_answers`), so it can never be asked for. Unknown or malformed ids, and
+        another scope's events, are left alone."""
+        if not (0 < len(event_id) <= _MAX_SEQ_DIGITS and event_id.isascii() and event_id.isdigit()):
+            return
+        event = self._by_seq.get(int(event_id))
+        if event is None or scope_of(event.stream) != scope:
+            return
+        kept = self._scopes[scope]
+        kept.events.remove(event)  # by identity (eq=False); a plain answer's events are among the newest
+        kept.size -= event.size
+        self._kill(event)
+        if not kept.events:
+            self._scopes.pop(scope, None)
+        self._compact()
 
     def forget(self, scope: str) -> None:
         """Drop every event of `scope` (its session ended). Idempotent."""

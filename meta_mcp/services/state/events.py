@@ -94,6 +94,17 @@ class ScopedEventStore(EventStore):
             events = again[1] if again is not None and again[0] == stream else []
         return stream[len(self._prefix):]
 
+    def discard(self, event_ids: list[str]) -> None:
+        """Drop these events of this session now if the backend can (`EventLog`): no client was given their
+        ids (they went out in a plain JSON body), so they can never be asked for. Others' ids are ignored."""
+        discard = getattr(self.backend, "discard", None)
+        if not callable(discard):
+            return
+        for event_id in event_ids:
+            parsed = parse_event_id(event_id)
+            if parsed is not None and hmac.compare_digest(parsed[0], self.scope):
+                discard(parsed[1], self.scope)
+
     def forget(self) -> None:
         """The session ended: drop its events now if the backend can (`EventLog`); a state store's expire."""
         forget = getattr(self.backend, "forget", None)
