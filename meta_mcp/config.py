@@ -1,7 +1,9 @@
 """The `mcpServers` config file: Claude Desktop / VS Code shapes, JSON or YAML.
 
 One entry becomes a `ServerSpec`. Our extensions are `prefix` (the tool-name prefix; default the
-server's name, `""` for none), `timeout` (seconds per upstream call) and curation of the server's tools
+server's name, `""` for none), `timeout` (seconds per upstream call), `protocol` (`"auto"`: the newest
+era both sides speak; `"handshake"`: the 2025-11-25 initialize handshake; default the
+`upstream_protocol` setting's) and curation of the server's tools
 (`Curation`: `tools: {allow: [glob…], deny: [glob…]}`, `rename: {tool: new_name}`,
 `descriptions: {tool: text}`; globs and keys are the tool's own name at its server). A top-level
 `policy` section beside `mcpServers` is the HTTP policy, read by `meta_mcp.auth.policy` (a file may
@@ -26,6 +28,8 @@ from meta_mcp.validation import NAME_PATTERN, NAME_RE, pydantic_problems
 
 
 UpstreamTransport = Literal["stdio", "http", "sse"]
+UpstreamProtocol = Literal["auto", "handshake"]
+"""The protocol era spoken to an upstream: the newest both sides support, or the 2025-11-25 handshake."""
 
 
 class ConfigError(ValueError):
@@ -105,6 +109,8 @@ class ServerSpec(BaseModel):
     transport: UpstreamTransport = "stdio"
     prefix: str | None = None
     timeout: float | None = Field(default=None, gt=0)
+    protocol: UpstreamProtocol | None = None
+    """None: the `upstream_protocol` setting's."""
     tools: ToolFilter | None = None
     rename: dict[str, str] = _RENAMED
     descriptions: dict[str, str] = Field(default_factory=dict)

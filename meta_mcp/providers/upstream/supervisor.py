@@ -171,7 +171,9 @@ class Supervisor:
             async with AsyncExitStack() as stack:
                 transport = open_transport(self._spec, on_end=on_end, launcher=self._launcher, limit=self._limit,
                                            connect_timeout=connect_timeout)
-                client = Client(transport, mode="auto", cache=None, **self._client_options)
+                protocol = self._spec.protocol or self._settings.upstream_protocol
+                client = Client(transport, mode="legacy" if protocol == "handshake" else "auto", cache=None,
+                                **self._client_options)
                 await stack.enter_async_context(client)
                 self.protocol_version = client.protocol_version
                 await self._restore(client)
