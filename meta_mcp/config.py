@@ -2,8 +2,8 @@
 
 One entry becomes a `ServerSpec`. Our extensions are `prefix` (the tool-name prefix; default the
 server's name, `""` for none), `timeout` (seconds per upstream call), `protocol` (`"auto"`: the newest
-era both sides speak; `"handshake"`: the 2025-11-25 initialize handshake; default the
-`upstream_protocol` setting's) and curation of the server's tools
+era both sides speak; `"handshake"`: the 2025-11-25 initialize handshake; default `"auto"`, or for a
+stdio server the `stdio_upstream_protocol` setting's) and curation of the server's tools
 (`Curation`: `tools: {allow: [glob…], deny: [glob…]}`, `rename: {tool: new_name}`,
 `descriptions: {tool: text}`; globs and keys are the tool's own name at its server). A top-level
 `policy` section beside `mcpServers` is the HTTP policy, read by `meta_mcp.auth.policy` (a file may
@@ -110,7 +110,7 @@ class ServerSpec(BaseModel):
     prefix: str | None = None
     timeout: float | None = Field(default=None, gt=0)
     protocol: UpstreamProtocol | None = None
-    """None: the `upstream_protocol` setting's."""
+    """None: `"auto"`, or for a stdio server the `stdio_upstream_protocol` setting's."""
     tools: ToolFilter | None = None
     rename: dict[str, str] = _RENAMED
     descriptions: dict[str, str] = Field(default_factory=dict)

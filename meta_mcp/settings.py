@@ -43,12 +43,13 @@ class Settings(BaseSettings):
     restart_backoff_initial: float = Field(default=0.25, gt=0, description="first restart delay (s)")
     restart_backoff_max: float = Field(default=30.0, gt=0, description="longest restart delay (s)")
     max_restarts: int = Field(default=10, ge=0, description="restarts in a row before a server stays failed")
-    upstream_protocol: UpstreamProtocol = Field(
+    stdio_upstream_protocol: UpstreamProtocol = Field(
         default="auto",
-        description="the protocol era spoken to upstream servers whose config entry does not say (`protocol`): "
+        description="the protocol era spoken to stdio servers whose config entry does not say (`protocol`): "
         "auto = the newest both sides support (2026-07-28 when the server offers it); handshake = the 2025-11-25 "
-        "initialize handshake, which costs an SDK server less per request (stdio calls ~12% faster, ~25% more "
-        "throughput measured here) but whose elicitation and sampling requests reach handshake-era clients only",
+        "initialize handshake, which costs an SDK server less per request over stdio (calls ~10% faster, ~25% "
+        "more throughput measured here) but whose elicitation and sampling requests reach handshake-era clients "
+        "only. HTTP servers are spoken to in auto unless their entry says: there the 2026 era is the cheaper one",
     )
 
     # -- limits: what one inbound JSON-RPC message may cost meta-mcp --

@@ -171,7 +171,8 @@ class Supervisor:
             async with AsyncExitStack() as stack:
                 transport = open_transport(self._spec, on_end=on_end, launcher=self._launcher, limit=self._limit,
                                            connect_timeout=connect_timeout)
-                protocol = self._spec.protocol or self._settings.upstream_protocol
+                protocol = self._spec.protocol or (
+                    self._settings.stdio_upstream_protocol if self._spec.transport == "stdio" else "auto")
                 client = Client(transport, mode="legacy" if protocol == "handshake" else "auto", cache=None,
                                 **self._client_options)
                 await stack.enter_async_context(client)
