@@ -334,11 +334,11 @@ class Ctx:
             f.close()
 
 
-def meta_config(ctx: Ctx, name: str, entry: dict[str, Any]) -> Path:
+def meta_config(ctx: Ctx, name: str, entry: dict[str, Any], *, baseline: bool = False) -> Path:
     if ctx.args.prefix is not None:
         entry = {**entry, "prefix": ctx.args.prefix}
-    if ctx.args.upstream_protocol != "auto":
-        entry = {**entry, "protocol": ctx.args.upstream_protocol}
+    if "command" in entry and ctx.args.stdio_upstream_protocol != "auto" and not baseline:
+        entry = {**entry, "protocol": ctx.args.stdio_upstream_protocol}
     path = ctx.logdir / name
     path.write_text(json.dumps({"mcpServers": {"echo": entry}}, indent=2))
     return path
@@ -373,7 +373,8 @@ def make_stdio_sides(ctx: Ctx) -> list[Side]:
         traced_cfg = meta_config(ctx, "stdio-config-traced.json", {"command": a.python, "args": [str(ECHO)]})
         sides.append(stdio_meta_side(ctx, TRACED, traced_cfg, ctx.tracing_env()))
     if a.baseline or a.baseline_env:
-        base_cfg = meta_config(ctx, "stdio-config-baseline.json", {"command": a.python, "args": [str(ECHO)]})
+        base_cfg = meta_config(ctx, "stdio-config-baseline.json", {"command": a.python, "args": [str(ECHO)]},
+                               baseline=True)
         sides.append(stdio_meta_side(ctx, BASE, base_cfg, ctx.side_env(BASE)))
     return sides
 
@@ -1119,9 +1120,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help='tool prefix for the echo server in meta-mcp (default: server name -> "echo__echo"; "" -> "echo")',
     )
-    p.add_argument("--upstream-protocol", choices=["auto", "handshake"], default="auto",
-                   help="the era meta-mcp speaks to the echo (its config entry's `protocol`; default auto: "
-                        "2026-07-28, while a legacy-mode direct client speaks 2025-11-25 to it)")
+    p.add_argument("--stdio-upstream-protocol", choices=["auto", "handshake"], default="auto",
+                   help="the era meta-mcp speaks to the stdio echo (its config entry's `protocol`, not the "
+                        "baseline's; default auto: 2026-07-28, while a legacy-mode direct client speaks 2025-11-25 "
+                        "to it, so the echo does more per call behind meta-mcp than direct)"),
     p.add_argument("--python", default=sys.executable, help="interpreter for the echo upstream")
     p.add_argument("--meta-mcp", default=str(Path(sys.executable).parent / "meta-mcp"), help="meta-mcp executable")
     p.add_argument("--direct-only", action="store_true", help="measure only the direct side (no meta-mcp)")
@@ -1222,8 +1224,8 @@ async def amain(a: argparse.Namespace) -> int:
         f"mcp {machine['mcp']}, commit {machine['commit'] or '?'}"
     )
     protos = {tr: results.get(tr, {}).get("protocol") for tr in transports}
-    print(f"# client mode: {a.mode}; negotiated protocol: {json.dumps(protos)}; meta-mcp to the echo: "
-          f"{a.upstream_protocol}")
+    print(f"# client mode: {a.mode}; negotiated protocol: {json.dumps(protos)}; meta-mcp to the stdio echo: "
+          f"{a.stdio_upstream_protocol}")
     print(
         f"# counts: cold x{a.cold_reps}, warm-up {a.warmup}, latency {a.latency_calls} (blocks of {a.latency_block}), "
         f"load {a.load_rounds} round(s) x {a.load_calls} calls at c={','.join(map(str, a.concurrency))}; "
