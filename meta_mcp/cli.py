@@ -37,7 +37,8 @@ secrets: catalog servers read theirs, by variable (or Docker's dotted name), fro
   itself non-dumpable; META_MCP_ISOLATE_STDIO=1 runs stdio servers under bubblewrap.
 
 environment (also from ./.env): META_MCP_CALL_TIMEOUT, META_MCP_CONNECT_TIMEOUT, META_MCP_LOG_LEVEL,
-  META_MCP_STDIO_UPSTREAM_PROTOCOL (auto | handshake: the era spoken to stdio servers; an entry's "protocol" wins),
+  META_MCP_STDIO_UPSTREAM_PROTOCOL (follow | auto | handshake: the era spoken to stdio servers, by default the
+  era of meta-mcp's own stdio client; an entry's "protocol" wins),
   META_MCP_WORKSPACE_HEADER, META_MCP_SANDBOX_* (run_code limits), META_MCP_AGENT_* and
   OPENAI_API_KEY / OPENAI_BASE_URL / OPENROUTER_API_KEY (agent_chat models); see README.md.
 

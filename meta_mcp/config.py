@@ -3,7 +3,7 @@
 One entry becomes a `ServerSpec`. Our extensions are `prefix` (the tool-name prefix; default the
 server's name, `""` for none), `timeout` (seconds per upstream call), `protocol` (`"auto"`: the newest
 era both sides speak; `"handshake"`: the 2025-11-25 initialize handshake; default `"auto"`, or for a
-stdio server the `stdio_upstream_protocol` setting's) and curation of the server's tools
+stdio server the `stdio_upstream_protocol` setting's, `follow` unless set: the era of meta-mcp's stdio client) and curation of the server's tools
 (`Curation`: `tools: {allow: [glob…], deny: [glob…]}`, `rename: {tool: new_name}`,
 `descriptions: {tool: text}`; globs and keys are the tool's own name at its server). A top-level
 `policy` section beside `mcpServers` is the HTTP policy, read by `meta_mcp.auth.policy` (a file may

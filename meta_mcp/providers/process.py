@@ -42,6 +42,7 @@ from meta_mcp.pipes import MessageLimit, MessageTooLarge, id_problem, pipe_strea
 from meta_mcp.providers.isolation import isolate
 
 if TYPE_CHECKING:
+    from meta_mcp.providers.era import ClientEra
     from meta_mcp.settings import Settings
 
 INHERITED_ENV = (
@@ -180,6 +181,9 @@ class Prespawned:
         self.settings = settings
         """Set by the CLI once Settings exist: `launch` then isolates servers when `isolate_stdio` is on (the
         CLI starts no early process in that case)."""
+        self.client_era: ClientEra | None = None
+        """Set by `surface.run.serve_stdio`: the era of the one client this process serves over stdio, which
+        stdio servers on `follow` (`stdio_upstream_protocol`) are spoken to in."""
         self._children: dict[tuple[Any, ...], Child] = {}
 
     @staticmethod

@@ -123,14 +123,16 @@ async def serve_stdio(services: Services, preload: list[ServerSpec], prespawned:
     `prespawned` starts the stdio servers with the environment the caller gives it (the CLI: its own).
     """
     from meta_mcp.pipes import MessageLimit
+    from meta_mcp.providers.era import ClientEra
     from meta_mcp.surface.stdio import answering_stdio_server
 
+    era = prespawned.client_era = ClientEra()  # before the servers start: those on `follow` wait for it
     async with running_workspaces(services, preload, prespawned) as workspaces:
         lean = LeanCalls() if services.settings.lean_calls else None  # calls and list pages past the dispatcher
         server = build_server(workspaces, lean=lean)
         limit = MessageLimit(services.settings.max_message_bytes, "max_message_bytes")
         _start_up_done()
-        async with answering_stdio_server(limit, lean) as (read, write):
+        async with answering_stdio_server(limit, lean, era) as (read, write):
             await server.run(read, write, server.create_initialization_options())
 
 

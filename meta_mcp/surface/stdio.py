@@ -48,6 +48,7 @@ from mcp_types import (
 from pydantic import ValidationError
 
 from meta_mcp.pipes import MessageLimit, MessageTooLarge, id_problem, pipe_streams, read_line, rejection
+from meta_mcp.providers.era import ClientEra
 
 logger = logging.getLogger(__name__)
 
@@ -176,9 +177,10 @@ class Lean(Protocol):
 
 async def _read_lines(wire: _PipeWire | _FileWire, limit: MessageLimit, offer: Callable[[bytes], bool] | None,
                       deliver: MemoryObjectSendStream[SessionMessage],
-                      answer: MemoryObjectSendStream[SessionMessage]) -> None:
+                      answer: MemoryObjectSendStream[SessionMessage], era: ClientEra | None = None) -> None:
     """Read stdin until EOF: each line to `offer` (the lean path) if it takes it, else decoded to `deliver`, or
-    its error to `answer` when it is malformed or over the limit."""
+    its error to `answer` when it is malformed or over the limit; lines within the limits tell `era` the
+    client's era until it knows it."""
     async with deliver, answer:
         while True:
             try:
@@ -191,6 +193,8 @@ async def _read_lines(wire: _PipeWire | _FileWire, limit: MessageLimit, offer: C
             except MessageTooLarge as exc:
                 item: SessionMessage | JSONRPCError = _refused(exc)
             else:
+                if era is not None and era.era is None:
+                    era.note_line(line)
                 if offer is not None and offer(line):
                     continue
                 item = decode(line, limit, checked=True)
@@ -217,8 +221,10 @@ async def _write_lines(wire: _PipeWire | _FileWire, outgoing: MemoryObjectReceiv
 
 
 @asynccontextmanager
-async def answering_stdio_server(limit: MessageLimit, lean: Lean | None = None) -> AsyncIterator[tuple[Any, Any]]:
-    """(read, write) streams for `Server.run` over stdin/stdout; malformed and over-limit lines are answered.
+async def answering_stdio_server(limit: MessageLimit, lean: Lean | None = None, era: ClientEra | None = None
+                                 ) -> AsyncIterator[tuple[Any, Any]]:
+    """(read, write) streams for `Server.run` over stdin/stdout; malformed and over-limit lines are answered,
+    and the client's first message tells `era` its protocol era (`providers.era`).
 
     With `lean`, each line within the limits is offered to it first (pipes only: over a regular file the
     writes go through worker threads, where a response written directly could overtake queued ones)."""
@@ -232,7 +238,7 @@ async def answering_stdio_server(limit: MessageLimit, lean: Lean | None = None) 
 
             async def read_until_done() -> None:
                 with reading:
-                    await _read_lines(wire, limit, offer, deliver, answer)
+                    await _read_lines(wire, limit, offer, deliver, answer, era)
 
             if offer is not None:
                 assert lean is not None

@@ -8,6 +8,7 @@ or result conversion. The upstream's own overhead is then as small as the SDK al
 direct/proxied ratio in the benchmark measures meta-mcp, not the upstream framework.
 
     python tests/upstreams/echo.py                                 # stdio
+    python tests/upstreams/echo.py --no-handshake                  # stdio, 2026 era only
     python tests/upstreams/echo.py --transport http --port 8765    # streamable HTTP at /mcp
     python tests/upstreams/echo.py --transport http --tls CERT KEY  # the same over HTTPS
 """
@@ -15,6 +16,7 @@ direct/proxied ratio in the benchmark measures meta-mcp, not the upstream framew
 from __future__ import annotations
 
 import argparse
+import functools
 from typing import Any
 
 import anyio
@@ -52,11 +54,32 @@ def build_server() -> Server[Any]:
     return Server("echo", version="1.0.0", on_list_tools=_list_tools, on_call_tool=_call_tool)
 
 
-async def _run_stdio(server: Server[Any]) -> None:
+async def _run_stdio(server: Server[Any], *, no_handshake: bool = False) -> None:
     from mcp.server.stdio import stdio_server
+    from mcp.shared.message import SessionMessage
 
     async with stdio_server() as (read_stream, write_stream):
-        await server.run(read_stream, write_stream, server.create_initialization_options())
+        if not no_handshake:
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+            return
+        # A 2026-only server: `initialize` is answered "Method not found", everything else is served.
+        inner_send, inner_recv = anyio.create_memory_object_stream[Any](0)
+
+        async def without_initialize() -> None:
+            async with inner_send:
+                async for item in read_stream:
+                    message = getattr(item, "message", None)
+                    if isinstance(message, types.JSONRPCRequest) and message.method == "initialize":
+                        error = types.ErrorData(code=types.METHOD_NOT_FOUND, message="Method not found")
+                        await write_stream.send(SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=message.id,
+                                                                                  error=error)))
+                    else:
+                        await inner_send.send(item)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(without_initialize)
+            await server.run(inner_recv, write_stream, server.create_initialization_options())
+            tg.cancel_scope.cancel()
 
 
 def _run_http(server: Server[Any], host: str, port: int, tls: tuple[str, str] | None = None) -> None:
@@ -74,10 +97,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS with this certificate and key")
+    parser.add_argument("--no-handshake", action="store_true",
+                        help="stdio: answer `initialize` with Method not found (a server of the 2026 era only)")
     args = parser.parse_args(argv)
     server = build_server()
     if args.transport == "stdio":
-        anyio.run(_run_stdio, server)
+        anyio.run(functools.partial(_run_stdio, server, no_handshake=args.no_handshake))
     else:
         _run_http(server, args.host, args.port, args.tls)
 

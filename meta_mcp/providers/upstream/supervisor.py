@@ -66,6 +66,10 @@ class Supervisor:
         self.client: Client | None = None
         """The connected client, None between connections (it may have just been lost: see `live_client`)."""
         self.protocol_version: str | None = None
+        self._follow_handshake = True
+        """Whether `follow` may still choose the handshake: not after a start in it failed."""
+        self._following_handshake = False
+        """Whether the current attempt speaks the handshake because `follow` chose it."""
         self.restarts = 0
         self.end_reason: str | None = None
         """Why the current (or last) connection ended, when its transport knew: "exited with code 3; …"."""
@@ -137,6 +141,8 @@ class Supervisor:
                     self.client = None
                     self._ready = anyio.Event()
                     failures = 0 if was_ready else failures + 1
+                    if not was_ready and self._following_handshake:
+                        self._follow_handshake = False  # a 2026-only server, say: `auto` from now on
                     if was_ready and provider.last_error is None:
                         provider.last_error = self.end_reason or "the connection to the server ended"
                     # "restarting": it was serving and dropped — its tools stay listed and calls wait for
@@ -155,6 +161,19 @@ class Supervisor:
             self._first_attempt.set()
             self._stopped.set()
 
+    async def _handshake(self) -> bool:
+        """Whether to speak the 2025-11-25 handshake to this server: its entry's `protocol`, else for a stdio
+        server the `stdio_upstream_protocol` setting (`follow`: the era of meta-mcp's stdio client, see
+        `providers.era`), else the newest era both sides support."""
+        protocol = self._spec.protocol or (
+            self._settings.stdio_upstream_protocol if self._spec.transport == "stdio" else "auto")
+        if protocol == "follow":
+            era = self._launcher.client_era
+            self._following_handshake = (self._follow_handshake and era is not None
+                                         and await era.wait(FOLLOW_WAIT_S) == "handshake")
+            return self._following_handshake
+        return protocol == "handshake"
+
     async def _run_connection(self) -> None:
         """Connect, serve until the connection is lost or stop is asked; `_became_ready` says if it got ready."""
         provider = self._provider
@@ -171,9 +190,7 @@ class Supervisor:
             async with AsyncExitStack() as stack:
                 transport = open_transport(self._spec, on_end=on_end, launcher=self._launcher, limit=self._limit,
                                            connect_timeout=connect_timeout)
-                protocol = self._spec.protocol or (
-                    self._settings.stdio_upstream_protocol if self._spec.transport == "stdio" else "auto")
-                client = Client(transport, mode="legacy" if protocol == "handshake" else "auto", cache=None,
+                client = Client(transport, mode="legacy" if await self._handshake() else "auto", cache=None,
                                 **self._client_options)
                 await stack.enter_async_context(client)
                 self.protocol_version = client.protocol_version
@@ -193,6 +210,11 @@ class Supervisor:
                 tg.cancel_scope.cancel()
         if scope.cancelled_caught and not self._stopping and not self._became_ready:
             raise TimeoutError(f"did not start within {connect_timeout:g} s")
+
+
+FOLLOW_WAIT_S = 5.0
+"""How long a stdio server on `follow` waits for meta-mcp's client to say its era before it is spoken to in
+auto (the client's first message normally arrives long before a server process is up)."""
 
 
 def describe(exc: BaseException) -> str:
