@@ -337,7 +337,7 @@ class Ctx:
 def meta_config(ctx: Ctx, name: str, entry: dict[str, Any], *, baseline: bool = False) -> Path:
     if ctx.args.prefix is not None:
         entry = {**entry, "prefix": ctx.args.prefix}
-    if "command" in entry and ctx.args.stdio_upstream_protocol != "auto" and not baseline:
+    if "command" in entry and ctx.args.stdio_upstream_protocol != "default" and not baseline:
         entry = {**entry, "protocol": ctx.args.stdio_upstream_protocol}
     path = ctx.logdir / name
     path.write_text(json.dumps({"mcpServers": {"echo": entry}}, indent=2))
@@ -1120,10 +1120,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help='tool prefix for the echo server in meta-mcp (default: server name -> "echo__echo"; "" -> "echo")',
     )
-    p.add_argument("--stdio-upstream-protocol", choices=["auto", "handshake"], default="auto",
-                   help="the era meta-mcp speaks to the stdio echo (its config entry's `protocol`, not the "
-                        "baseline's; default auto: 2026-07-28, while a legacy-mode direct client speaks 2025-11-25 "
-                        "to it, so the echo does more per call behind meta-mcp than direct)"),
+    p.add_argument("--stdio-upstream-protocol", choices=["default", "auto", "handshake"], default="default",
+                   help="the era meta-mcp speaks to the stdio echo: its config entry's `protocol`, not the "
+                        "baseline's (default: none, so meta-mcp's own setting decides — `follow`, the client's "
+                        "era; auto: 2026-07-28 even to a legacy-mode client, whose echo then does more per call "
+                        "behind meta-mcp than direct)"),
     p.add_argument("--python", default=sys.executable, help="interpreter for the echo upstream")
     p.add_argument("--meta-mcp", default=str(Path(sys.executable).parent / "meta-mcp"), help="meta-mcp executable")
     p.add_argument("--direct-only", action="store_true", help="measure only the direct side (no meta-mcp)")
