@@ -45,15 +45,9 @@ class Settings(BaseSettings):
     restart_backoff_max: float = Field(default=30.0, gt=0, description="longest restart delay (s)")
     max_restarts: int = Field(default=10, ge=0, description="restarts in a row before a server stays failed")
     stdio_upstream_protocol: StdioUpstreamProtocol = Field(
-        default="follow",
-        description="the protocol era spoken to stdio servers whose config entry does not say (`protocol`): "
-        "follow = the era of meta-mcp's own client when it serves one over stdio (its first message says it; "
-        "auto when serving HTTP, or when the client has said nothing within a few seconds); auto = the newest "
-        "both sides support (2026-07-28 when the server offers it); handshake = the 2025-11-25 initialize "
-        "handshake, which costs an SDK server less per request over stdio (calls ~10% faster, ~25% more "
-        "throughput measured here) but whose elicitation and sampling requests reach handshake-era clients only. "
-        "HTTP servers are spoken to in auto unless their entry says: there the 2026 era is the cheaper one",
-    )
+        default="follow", description="the era spoken to stdio servers whose entry has no `protocol`: follow = "
+        "that of meta-mcp's own stdio client (see providers/era.py), auto = the newest both support, handshake = "
+        "2025-11-25 (README, Config); HTTP servers get auto unless their entry says")
 
     # -- limits: what one inbound JSON-RPC message may cost meta-mcp --
     max_message_bytes: int = Field(
