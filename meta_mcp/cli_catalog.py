@@ -42,7 +42,9 @@ def add_catalog_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore
     actions = catalog.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
     search = actions.add_parser("search", help="ranked search of the catalog (like the find_servers tool)",
                                 description="Ranked search over server names, titles, descriptions, tags and "
-                                "tool names; plain-language requests work.", epilog=CATALOG_EPILOG,
+                                "tool names; plain-language requests work. Ranks as find_servers does: "
+                                "META_MCP_CATALOG_RANKER=hybrid adds the embedding model (the embeddings "
+                                "extra; vectors kept in $XDG_CACHE_HOME/meta-mcp/vectors.bin).", epilog=CATALOG_EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     search.add_argument("query", help="what you want to do, e.g. 'what time is it in Tokyo'")
     search.add_argument("--catalog", dest="catalogs", type=Path, action="append", default=[], metavar="FILE",
@@ -72,6 +74,7 @@ def run_catalog(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
+    from meta_mcp.services import vector_file_for
     from meta_mcp.services.catalog import docker_available, load_catalog
     from meta_mcp.services.catalog.describe import describe
     from meta_mcp.settings import Settings
@@ -82,7 +85,8 @@ def _search(args: argparse.Namespace) -> int:
     settings = Settings()
     docker_dir = settings.docker_catalog_dir
     catalog = load_catalog(args.catalogs, builtin=settings.builtin_catalog and not args.no_builtin,
-                           docker_dir=docker_dir if docker_dir.is_dir() else None)
+                           docker_dir=docker_dir if docker_dir.is_dir() else None, ranker=settings.catalog_ranker,
+                           vectors=vector_file_for(settings))
     hits = catalog.search(args.query, limit=args.limit)
     docker = docker_available() if any(h.entry.image for h in hits) else False
     rows = [{**describe(h.entry, docker_available=docker), "score": h.score} for h in hits]

@@ -28,3 +28,6 @@ os.environ.setdefault("META_MCP_ALLOW_ADHOC_HTTP", "1")
 # Every meta-mcp the tests start keeps its state in memory unless a test says otherwise: the default
 # (a SQLite file in the user's state directory) would be shared by concurrent test processes.
 os.environ.setdefault("META_MCP_STATE_URL", "memory://")
+# Nor do they keep the hybrid ranker's vectors in the user's cache directory; tests/test_vector_file.py
+# turns it on with its own directory.
+os.environ.setdefault("META_MCP_EMBEDDING_CACHE", "0")

@@ -22,6 +22,7 @@ from meta_mcp.services.ranking import Document, PhraseTable, RankedIndex, squash
 
 if TYPE_CHECKING:
     from meta_mcp.services.catalog.hybrid import HybridRanker
+    from meta_mcp.services.catalog.vector_file import VectorFile
 
     ToolRanker = RankedIndex | HybridRanker
 
@@ -122,11 +123,13 @@ def tool_text(tool: VisibleTool) -> str:
     return f"{tool.server} {name}: {d.get('title') or ''}. {d.get('description') or ''}"
 
 
-def tool_index(tools: Sequence[VisibleTool], ranker: Ranker = "lexical") -> ToolRanker:
+def tool_index(tools: Sequence[VisibleTool], ranker: Ranker = "lexical", store: VectorFile | None = None
+               ) -> ToolRanker:
     """find_tools' ranker over `tools`: find_servers' (`services/ranking.py`) with the intent table, the
     tool vocabulary, these field weights and the name bonus; with `ranker="hybrid"` and the embeddings
     extra, fused with the model's similarity to `tool_text` (`catalog/hybrid.py`; seconds to build for
-    a hundred new tools: build it off the event loop). Without the extra: the lexical one (logged)."""
+    a hundred new tools: build it off the event loop; `store` keeps their vectors across runs). Without the
+    extra: the lexical one (logged)."""
     lexical = RankedIndex([tool_document(t) for t in tools], TOOL_FIELDS, name_bonus=TOOL_NAME_BONUS,
                           expansions=[(expansions, INTENT_WEIGHT), (TOOL_VOCABULARY, VOCABULARY_WEIGHT),
                                       (_whole_words, 1.0)],
@@ -136,7 +139,7 @@ def tool_index(tools: Sequence[VisibleTool], ranker: Ranker = "lexical") -> Tool
         from meta_mcp.services.catalog.hybrid import HybridRanker
 
         try:
-            return HybridRanker(lexical, [tool_text(t) for t in tools])
+            return HybridRanker(lexical, [tool_text(t) for t in tools], store=store)
         except EmbeddingUnavailable as exc:
             logger.warning("find_tools ranks lexically: %s", exc)
     return lexical

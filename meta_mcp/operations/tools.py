@@ -95,7 +95,7 @@ def _proxied(ws: Workspace) -> tuple[list[VisibleTool], ToolRanker]:
     from meta_mcp.operations.tool_ranking import tool_index
 
     tools = visible_tools(ws, lambda server, _: server != META_SERVER, policy=False)
-    return tools, tool_index(tools, ws.settings.catalog_ranker)
+    return tools, tool_index(tools, ws.settings.catalog_ranker, ws.services.vectors)
 
 
 async def find_tools(ws: Workspace, query: str, limit: int = 10) -> list[ToolMatch]:

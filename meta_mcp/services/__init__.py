@@ -27,6 +27,7 @@ from meta_mcp.settings import Settings
 
 if TYPE_CHECKING:
     from meta_mcp.services.catalog import Catalog
+    from meta_mcp.services.catalog.vector_file import VectorFile
     from meta_mcp.services.sandbox import Sandbox
 
 
@@ -44,6 +45,7 @@ class Services:
     telemetry: Telemetry = field(default_factory=Telemetry)
     """Tracing (OpenTelemetry, Langfuse) and metrics: off unless configured."""
     _catalog: Catalog | None = field(default=None, repr=False)
+    _vectors: VectorFile | None = field(default=None, repr=False)
     _sandbox: Sandbox | None = field(default=None, repr=False)
 
     @classmethod
@@ -72,8 +74,16 @@ class Services:
             self._catalog = load_catalog(
                 self.settings.catalogs, builtin=self.settings.builtin_catalog,
                 docker_dir=docker_dir if docker_dir.is_dir() else None, ranker=self.settings.catalog_ranker,
+                vectors=self.vectors,
             )
         return self._catalog
+
+    @property
+    def vectors(self) -> VectorFile | None:
+        """Where the hybrid ranker keeps document vectors across runs (`vector_file_for`)."""
+        if self._vectors is None:
+            self._vectors = vector_file_for(self.settings)
+        return self._vectors
 
     def close(self) -> None:
         """Release what the services started: the sandbox's pre-started processes."""
@@ -90,3 +100,13 @@ class Services:
             self._sandbox = Sandbox(str(s.sandbox_deno) if s.sandbox_deno else None, s.sandbox_max_concurrent,
                                     s.sandbox_tmpdir, pool_size=s.sandbox_pool_size)
         return self._sandbox
+
+
+def vector_file_for(settings: Settings) -> VectorFile | None:
+    """The hybrid ranker's vectors across runs: $XDG_CACHE_HOME/meta-mcp/vectors.bin (default ~/.cache);
+    None with the lexical ranker or `embedding_cache` off."""
+    if settings.catalog_ranker != "hybrid" or not settings.embedding_cache:
+        return None
+    from meta_mcp.services.catalog.vector_file import VectorFile
+
+    return VectorFile((settings.xdg_cache_home or Path("~/.cache").expanduser()) / "meta-mcp" / "vectors.bin")

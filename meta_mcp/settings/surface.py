@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from meta_mcp.config import Curation
 
@@ -29,8 +29,16 @@ class SurfaceSettings(BaseModel):
     catalog_ranker: Literal["lexical", "hybrid"] = Field(
         default="lexical",
         description="find_servers and find_tools ranking: lexical (BM25F + intent expansion), or hybrid (that plus a small "
-        "sentence-embedding model run in numpy; needs the embeddings extra; a few seconds to embed the catalog "
-        "on first use)",
+        "sentence-embedding model run in numpy; needs the embeddings extra; its first search embeds the catalog, "
+        "~20 s, once per machine with embedding_cache)",
+    )
+    embedding_cache: bool = Field(
+        default=True, description="catalog_ranker=hybrid: keep the catalog's and tools' vectors in "
+        "$XDG_CACHE_HOME/meta-mcp/vectors.bin (default ~/.cache), so a restart does not embed them again",
+    )
+    xdg_cache_home: Path | None = Field(
+        default=None, validation_alias=AliasChoices("XDG_CACHE_HOME", "xdg_cache_home"),
+        description="where embedding_cache's file lives (unset: ~/.cache)",
     )
     workspace_header: str = Field(default="X-MCP-Workspace", description="HTTP header naming the workspace")
     max_workspaces: int = Field(

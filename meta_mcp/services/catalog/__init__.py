@@ -28,6 +28,7 @@ from meta_mcp.services.catalog.search import CatalogIndex, Ranker, make_index
 
 if TYPE_CHECKING:
     from meta_mcp.services.catalog.hybrid import HybridIndex
+    from meta_mcp.services.catalog.vector_file import VectorFile
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +42,11 @@ class SearchHit:
 class Catalog:
     """A merged, immutable set of catalog entries by name (iteration keeps merge order)."""
 
-    def __init__(self, entries: Iterable[CatalogEntry] = (), ranker: Ranker = "lexical") -> None:
+    def __init__(self, entries: Iterable[CatalogEntry] = (), ranker: Ranker = "lexical",
+                 vectors: VectorFile | None = None) -> None:
         self._entries: dict[str, CatalogEntry] = merge([entries])
         self._ranker = ranker
+        self._vectors = vectors
         self._aliases: dict[str, str] = {}
         self._lower: dict[str, list[str]] = {}
         for entry in self._entries.values():
@@ -64,7 +67,7 @@ class Catalog:
     def search(self, query: str, limit: int = 10) -> list[SearchHit]:
         """Entries matching `query` (plain language or keywords), best first, at most `limit`."""
         if self._index is None:
-            self._index = make_index(list(self._entries.values()), self._ranker)
+            self._index = make_index(list(self._entries.values()), self._ranker, self._vectors)
         return [SearchHit(entry, score) for entry, score in self._index.search(query, limit=limit)]
 
     def suggest(self, name: str, n: int = 3) -> list[str]:
@@ -97,11 +100,12 @@ class Catalog:
 
 
 def load_catalog(paths: Sequence[Path] = (), *, builtin: bool = True, docker_dir: Path | None = None,
-                 ranker: Ranker = "lexical") -> Catalog:
+                 ranker: Ranker = "lexical", vectors: VectorFile | None = None) -> Catalog:
     """Load and merge catalogs. Lowest to highest precedence: every `*.yaml`/`*.yml`/`*.json` in
     `docker_dir` (sorted), our built-in `catalog/` files, then `paths` in order; a later entry of the
     same name replaces an earlier one whole. Any invalid file raises `CatalogError` naming the file,
-    the entry and the field — a broken catalog is never silently skipped.
+    the entry and the field — a broken catalog is never silently skipped. `ranker` and `vectors` (the
+    hybrid's vectors kept across runs) are how it will be searched.
     """
     sources: list[list[CatalogEntry]] = []
     if docker_dir is not None and docker_dir.is_dir():
@@ -109,7 +113,7 @@ def load_catalog(paths: Sequence[Path] = (), *, builtin: bool = True, docker_dir
     if builtin and (directory := builtin_dir()) is not None:
         sources += [read_catalog_file(p) for p in catalog_files(directory)]
     sources += [read_catalog_file(Path(p)) for p in paths]
-    return Catalog((entry for entries in sources for entry in entries), ranker)
+    return Catalog((entry for entries in sources for entry in entries), ranker, vectors)
 
 
 __all__ = [

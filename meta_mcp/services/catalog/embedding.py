@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import struct
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 
 MAX_TOKENS = 256
 """all-MiniLM-L6-v2's max_seq_length: longer texts are cut."""
+ENCODER_REVISION = 1
+"""Raise it when a change here changes the vectors a text gets (tokenizer, cut, network): vectors kept
+on disk (`vector_file.py`) are found by `MiniLM.key`, which includes it."""
 
 
 class EmbeddingUnavailable(RuntimeError):
@@ -71,10 +75,6 @@ class WordPiece:
     def __init__(self, vocab: Sequence[str]) -> None:
         self.ids = {token: i for i, token in enumerate(vocab)}
         self.cls, self.sep, self.unk = self.ids["[CLS]"], self.ids["[SEP]"], self.ids["[UNK]"]
-
-    @classmethod
-    def load(cls, path: Path) -> WordPiece:
-        return cls(path.read_text(encoding="utf-8").splitlines())
 
     def _words(self, text: str) -> list[str]:
         out: list[str] = []
@@ -129,10 +129,9 @@ class WordPiece:
 # -- the network ------------------------------------------------------------------------------------
 
 
-def _load_safetensors(path: Path) -> dict[str, np.ndarray]:
+def _load_safetensors(data: bytes) -> dict[str, np.ndarray]:
     import numpy as np
 
-    data = path.read_bytes()
     (size,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8:8 + size])
     base = 8 + size
@@ -163,11 +162,15 @@ def _erf(x: np.ndarray) -> np.ndarray:
 class MiniLM:
     """all-MiniLM-L6-v2 in numpy: `encode(texts)` → unit vectors (n, 384), as sentence-transformers gives."""
 
-    def __init__(self, weights: dict[str, np.ndarray], tokenizer: WordPiece, heads: int = 12, layers: int = 6) -> None:
+    def __init__(self, weights: dict[str, np.ndarray], tokenizer: WordPiece, heads: int = 12, layers: int = 6,
+                 key: str | None = None) -> None:
         self.w = weights
         self.tokenizer = tokenizer
         self.heads = heads
         self.layers = layers
+        self.key = key
+        """Names these weights and this encoder (files' digest, `ENCODER_REVISION`): vectors made under one
+        key may be kept and reused (`vector_file.py`); None for a model built by hand."""
 
     @classmethod
     def load(cls, directory: Path | None = None) -> MiniLM:
@@ -176,9 +179,14 @@ class MiniLM:
             import numpy  # noqa: F401
         except ImportError as exc:
             raise EmbeddingUnavailable("catalog_ranker=hybrid needs numpy (the embeddings extra)") from exc
-        config = json.loads((directory / "config.json").read_text())
-        return cls(_load_safetensors(directory / "model.safetensors"), WordPiece.load(directory / "vocab.txt"),
-                   config["num_attention_heads"], config["num_hidden_layers"])
+        config_text = (directory / "config.json").read_bytes()
+        vocab = (directory / "vocab.txt").read_bytes()
+        data = (directory / "model.safetensors").read_bytes()
+        config = json.loads(config_text)
+        files = hashlib.sha256(b"\0".join((config_text, vocab, data))).hexdigest()[:24]
+        return cls(_load_safetensors(data), WordPiece(vocab.decode("utf-8").splitlines()),
+                   config["num_attention_heads"], config["num_hidden_layers"],
+                   key=f"all-MiniLM-L6-v2:{files}:r{ENCODER_REVISION}")
 
     def _layer_norm(self, x: np.ndarray, name: str) -> np.ndarray:
         mean = x.mean(-1, keepdims=True)

@@ -8,7 +8,8 @@ workspace's tools) when `catalog_ranker=hybrid` and the `embeddings` extra is in
 
 over the documents the lexical ranker finds and those at least `MIN_SIMILARITY` close in meaning;
 ties sort in the documents' order. Documents are embedded once (vectors are cached by text, so a workspace
-that adds a server embeds only the new server's tools), queries on every search (~15 ms on one core).
+that adds a server embeds only the new server's tools; with a `VectorFile`, across runs too), queries on
+every search (~15 ms on one core).
 
 Example:
     ranker = HybridRanker(lexical_index, ["time: get current time. Get the time in a timezone", …])
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
     from meta_mcp.services.catalog.model import CatalogEntry
     from meta_mcp.services.catalog.search import CatalogIndex
+    from meta_mcp.services.catalog.vector_file import VectorFile
 
 SEMANTIC_WEIGHT = 3.0
 """How much the cosine similarity counts against the lexical score (divided by the query's best).
@@ -42,9 +44,10 @@ MIN_SIMILARITY = 0.3
 that a query about nothing finds (almost) nothing: with this model, gibberish ("zxqv blorp") comes
 within 0.27 of short, vague descriptions."""
 CACHE_TEXTS = 5000
-"""Document vectors kept by text, least recently used dropped first (384 floats each: ~7.5 MB)."""
+"""Document vectors kept in memory by (model, text), least recently used dropped first (384 floats each:
+~7.5 MB). Across runs they are kept by a `VectorFile` when one is given."""
 
-_cache: OrderedDict[str, Any] = OrderedDict()
+_cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -54,20 +57,37 @@ class Lexical(Protocol):
     def rank(self, query: str, limit: int = 10) -> list[tuple[int, float]]: ...
 
 
-def embed(model: MiniLM, texts: Sequence[str]) -> np.ndarray:
-    """Unit vectors of `texts` (n, dim), in order; texts embedded before (by this process) are not again."""
+def model_key(model: MiniLM) -> tuple[str, bool]:
+    """What tells `model`'s vectors apart from another model's, and whether it may be kept on disk: a
+    loaded `MiniLM`'s `key` (its files and our encoder's revision); any other model only for this process."""
+    key = getattr(model, "key", None)
+    return (key, True) if isinstance(key, str) else (f"{type(model).__qualname__}@{id(model)}", False)
+
+
+def embed(model: MiniLM, texts: Sequence[str], store: VectorFile | None = None) -> np.ndarray:
+    """Unit vectors of `texts` (n, dim), in order. A text embedded before by this process, or kept in
+    `store` (`vector_file.VectorFile`, for a model with a `key`), is not embedded again; new vectors go
+    to `store`."""
     import numpy as np
 
+    key, lasting = model_key(model)
+    store = store if lasting else None
     with _cache_lock:
-        known = {t: _cache[t] for t in texts if t in _cache}
+        known = {t: _cache[(key, t)] for t in texts if (key, t) in _cache}
     missing = list(dict.fromkeys(t for t in texts if t not in known))
+    if missing and store is not None:
+        known.update(store.get(key, missing))
+        missing = [t for t in missing if t not in known]
     if missing:
         with _one_thread():
-            known.update(zip(missing, model.encode(missing), strict=True))
+            fresh = dict(zip(missing, model.encode(missing), strict=True))
+        known.update(fresh)
+        if store is not None:
+            store.put(key, fresh)
     with _cache_lock:
         for text in dict.fromkeys(texts):
-            _cache[text] = known[text]
-            _cache.move_to_end(text)
+            _cache[(key, text)] = known[text]
+            _cache.move_to_end((key, text))
         while len(_cache) > CACHE_TEXTS:
             _cache.popitem(last=False)
     if not texts:
@@ -94,15 +114,16 @@ def fuse(lexical: Sequence[tuple[int, float]], semantic: np.ndarray, weight: flo
 class HybridRanker:
     """`lexical`'s ranking of documents, fused with the similarity of each document's `texts` entry to
     the query (`fuse`). Embedding the texts happens here, at construction (seconds for hundreds of
-    documents on a busy core: build it off the event loop)."""
+    documents on a busy core: build it off the event loop), unless `store` keeps their vectors from an
+    earlier run."""
 
     def __init__(self, lexical: Lexical, texts: Sequence[str], model: MiniLM | None = None,
-                 weight: float = SEMANTIC_WEIGHT) -> None:
+                 weight: float = SEMANTIC_WEIGHT, store: VectorFile | None = None) -> None:
         self.lexical = lexical
         self.model = model or shared_model()
         self.weight = weight
         self.size = len(texts)
-        self.vectors = embed(self.model, texts)
+        self.vectors = embed(self.model, texts, store)
 
     def similarities(self, query: str) -> np.ndarray:
         """Cosine similarity of the query (its first `MAX_QUERY_CHARS` characters) to every document."""
@@ -131,18 +152,20 @@ class HybridIndex:
     Embedding the catalog takes seconds on two cores (once, when the index is made; `Catalog.search`
     makes it on first use, off the event loop)."""
 
-    def __init__(self, lexical: CatalogIndex, model: MiniLM | None = None, weight: float = SEMANTIC_WEIGHT) -> None:
+    def __init__(self, lexical: CatalogIndex, model: MiniLM | None = None, weight: float = SEMANTIC_WEIGHT,
+                 store: VectorFile | None = None) -> None:
         self.lexical = lexical
         self.entries = lexical.entries
-        self.ranker = HybridRanker(lexical, [entry_text(e) for e in self.entries], model, weight)
+        self.ranker = HybridRanker(lexical, [entry_text(e) for e in self.entries], model, weight, store)
         self.vectors = self.ranker.vectors
 
     @classmethod
-    def build(cls, entries: Sequence[CatalogEntry]) -> HybridIndex:
-        """Over `entries`, with the installed model; raises `EmbeddingUnavailable` without the extra."""
+    def build(cls, entries: Sequence[CatalogEntry], store: VectorFile | None = None) -> HybridIndex:
+        """Over `entries`, with the installed model (vectors kept in `store` across runs); raises
+        `EmbeddingUnavailable` without the extra."""
         from meta_mcp.services.catalog.search import CatalogIndex
 
-        return cls(CatalogIndex(entries), shared_model())
+        return cls(CatalogIndex(entries), shared_model(), store=store)
 
     def search(self, query: str, limit: int = 10) -> list[tuple[CatalogEntry, float]]:
         """(entry, score) pairs, best first: the lexical hits and the entries at least `MIN_SIMILARITY`

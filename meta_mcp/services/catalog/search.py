@@ -32,6 +32,7 @@ from meta_mcp.services.ranking import K1, NAME_BONUS, Document, RankedIndex, squ
 
 if TYPE_CHECKING:
     from meta_mcp.services.catalog.hybrid import HybridIndex
+    from meta_mcp.services.catalog.vector_file import VectorFile
     from meta_mcp.services.catalog.model import CatalogEntry
 
 logger = logging.getLogger(__name__)
@@ -89,14 +90,16 @@ class CatalogIndex:
 Ranker = Literal["lexical", "hybrid"]
 
 
-def make_index(entries: Sequence[CatalogEntry], ranker: Ranker = "lexical") -> CatalogIndex | HybridIndex:
-    """The index `ranker` names; "hybrid" without the embeddings extra is the lexical one (logged)."""
+def make_index(entries: Sequence[CatalogEntry], ranker: Ranker = "lexical", store: VectorFile | None = None
+               ) -> CatalogIndex | HybridIndex:
+    """The index `ranker` names; "hybrid" without the embeddings extra is the lexical one (logged). The
+    hybrid keeps the entries' vectors in `store` across runs when one is given."""
     if ranker == "hybrid":
         from meta_mcp.services.catalog.embedding import EmbeddingUnavailable
         from meta_mcp.services.catalog.hybrid import HybridIndex
 
         try:
-            return HybridIndex.build(entries)
+            return HybridIndex.build(entries, store)
         except EmbeddingUnavailable as exc:
             logger.warning("find_servers ranks lexically: %s", exc)
     return CatalogIndex(entries)
