@@ -25,7 +25,8 @@ config file (JSON or YAML), the mcpServers format of Claude Desktop / VS Code:
   {"mcpServers": {"time": {"command": "uvx", "args": ["mcp-server-time"], "env": {}},
                   "remote": {"url": "https://example.com/mcp", "headers": {}}}}
   per-server extras: "prefix" (tool-name prefix, default the server name; "" for none),
-  "timeout" (seconds per call, default META_MCP_CALL_TIMEOUT or 60), "transport": "sse" for SSE URLs.
+  "timeout" (seconds per call, default META_MCP_CALL_TIMEOUT or 60; progress the caller asked for extends
+  it, up to META_MCP_CALL_MAX_TIMEOUT or 600 in all), "transport": "sse" for SSE URLs.
 
 workspaces (HTTP): the X-MCP-Workspace header names a client's workspace (default "default"); each
   workspace has its own active servers; stdio serves one workspace.
@@ -36,7 +37,8 @@ secrets: catalog servers read theirs, by variable (or Docker's dotted name), fro
   read secrets from /proc/<pid>/environ; META_MCP_SCRUB_ENV=0 or --no-scrub-env turns that off) and makes
   itself non-dumpable; META_MCP_ISOLATE_STDIO=1 runs stdio servers under bubblewrap.
 
-environment (also from ./.env): META_MCP_CALL_TIMEOUT, META_MCP_CONNECT_TIMEOUT, META_MCP_LOG_LEVEL,
+environment (also from ./.env): META_MCP_CALL_TIMEOUT, META_MCP_CALL_MAX_TIMEOUT, META_MCP_CONNECT_TIMEOUT,
+  META_MCP_LOG_LEVEL,
   META_MCP_STDIO_UPSTREAM_PROTOCOL (follow | auto | handshake: the era spoken to stdio servers, by default the
   era of meta-mcp's own stdio client; an entry's "protocol" wins),
   META_MCP_WORKSPACE_HEADER, META_MCP_SANDBOX_* (run_code limits), META_MCP_AGENT_* and

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from typing import Any
 
 import anyio
@@ -21,6 +20,8 @@ import anyio.lowlevel
 from mcp import MCPError
 from mcp.shared.message import ClientMessageMetadata, SessionMessage
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, ErrorData, JSONRPCNotification, JSONRPCRequest
+
+from meta_mcp.providers.deadline import Deadline
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +39,13 @@ class _Slot:
     """One lean request waiting: its outcome once `finished`, and progress not yet reported (`updates`); `wake`,
     while the caller waits, is set when either arrives (a fresh event each time it waits again)."""
 
-    __slots__ = ("finished", "outcome", "progress", "updates", "wake")
+    __slots__ = ("deadline", "finished", "outcome", "progress", "updates", "wake")
 
-    def __init__(self, progress: Any) -> None:
+    def __init__(self, progress: Any, deadline: Deadline) -> None:
         self.finished = False
         self.outcome: Any = None
         self.progress = progress
+        self.deadline = deadline
         self.updates: list[tuple[float, Any, Any]] = []
         self.wake: anyio.Event | None = None
 
@@ -94,17 +96,18 @@ class LeanChannel:
         self._next = LEAN_ID_BASE
         self.closed = False
 
-    async def request(self, method: str, params: dict[str, Any], *, timeout: float | None,
+    async def request(self, method: str, params: dict[str, Any], *, deadline: Deadline,
                       progress: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
         """Send `method` with `params` (already stamped for the negotiated version); its result as sent, or
-        `MCPError` (the upstream's error, `REQUEST_TIMEOUT`, `CONNECTION_CLOSED`)."""
+        `MCPError` (the upstream's error, `REQUEST_TIMEOUT` when `deadline` ran out — its progress extends
+        it —, `CONNECTION_CLOSED`)."""
         if self.closed:
             raise MCPError(code=CONNECTION_CLOSED, message="Connection closed")
         self._next += 1
         request_id = self._next
         if progress is not None:
             params = {**params, "_meta": {**(params.get("_meta") or {}), "progressToken": request_id}}
-        slot = self._pending[request_id] = _Slot(progress)
+        slot = self._pending[request_id] = _Slot(progress, deadline)
         message = SessionMessage(JSONRPCRequest.model_construct(jsonrpc="2.0", id=request_id, method=method,
                                                                 params=params),
                                  metadata=ClientMessageMetadata(headers=headers) if headers else None)
@@ -112,7 +115,7 @@ class LeanChannel:
         try:
             await anyio.lowlevel.checkpoint_if_cancelled()
             written = True
-            with anyio.move_on_after(timeout if timeout is not None else math.inf):
+            with deadline.scope():
                 if self._direct is not None:
                     await self._direct.post(message)  # its answer reaches the slot, here or through `take`
                 else:
@@ -122,7 +125,7 @@ class LeanChannel:
                         raise MCPError(code=CONNECTION_CLOSED, message="Connection closed") from None
                 await slot.settled()
             if not slot.finished:
-                await self._cancel(request_id, f"timed out after {timeout}s", shield=False)
+                await self._cancel(request_id, f"timed out after {deadline.timeout}s", shield=False)
                 raise MCPError(code=REQUEST_TIMEOUT, message=f"Request {method!r} timed out")
         except anyio.get_cancelled_exc_class():
             if written and not slot.finished:
@@ -204,6 +207,7 @@ class LeanChannel:
                 progress, (int, float)):
             return False
         slot.updates.append((float(progress), params.get("total"), params.get("message")))
+        slot.deadline.progress()
         slot.notify()
         return True
 

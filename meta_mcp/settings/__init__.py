@@ -40,6 +40,10 @@ class Settings(SurfaceSettings, ServiceSettings, IntegrationSettings, TeamSettin
     config: Path | None = Field(default=None, description="mcpServers file (JSON or YAML) to preload")
     log_level: str = "INFO"
     call_timeout: float = Field(default=60.0, gt=0, description="default per-call timeout (s) for upstream calls")
+    call_max_timeout: float = Field(
+        default=600.0, gt=0, description="while a caller receives progress, each progress report of the server "
+        "allows the call timeout again, up to this many seconds in all",
+    )
     connect_timeout: float = Field(default=30.0, gt=0, description="time allowed for an upstream to start")
     restart_backoff_initial: float = Field(default=0.25, gt=0, description="first restart delay (s)")
     restart_backoff_max: float = Field(default=30.0, gt=0, description="longest restart delay (s)")

@@ -12,6 +12,7 @@ from mcp import MCPError
 from mcp.shared.message import SessionMessage
 from mcp_types import CONNECTION_CLOSED, JSONRPCNotification, JSONRPCResponse
 
+from meta_mcp.providers.deadline import Deadline
 from meta_mcp.providers.lean import LeanChannel
 
 pytestmark = pytest.mark.anyio
@@ -31,7 +32,7 @@ async def _request_and_answer(answer_id: Any) -> tuple[LeanChannel, list[Any], l
 
         async def call() -> None:
             try:
-                results.append(await channel.request("tools/call", {"name": "echo"}, timeout=5))
+                results.append(await channel.request("tools/call", {"name": "echo"}, deadline=Deadline(5)))
             except MCPError as exc:
                 results.append(exc)
 
@@ -68,7 +69,7 @@ async def test_progress_for_another_token_and_a_closed_channel() -> None:
 
         async def call() -> None:
             with pytest.raises(MCPError) as caught:
-                await channel.request("tools/call", {"name": "slow"}, timeout=5, progress=lambda *a: None)
+                await channel.request("tools/call", {"name": "slow"}, deadline=Deadline(5), progress=lambda *a: None)
             failures.append(caught.value)
 
         tg.start_soon(call)
@@ -93,7 +94,7 @@ async def test_progress_that_came_first_is_reported_before_the_result_is_returne
         events.append(("progress", value, total, message))
 
     async def call(channel: LeanChannel) -> None:
-        events.append(("result", await channel.request("tools/call", {"name": "noisy"}, timeout=5,
+        events.append(("result", await channel.request("tools/call", {"name": "noisy"}, deadline=Deadline(5),
                                                        progress=progress)))
 
     async with anyio.create_task_group() as tg:
@@ -118,7 +119,7 @@ async def test_deliver_line_takes_only_a_plain_success_for_a_waiting_request() -
         channel = LeanChannel(send)
 
         async def call() -> None:
-            results.append(await channel.request("tools/call", {"name": "echo"}, timeout=5))
+            results.append(await channel.request("tools/call", {"name": "echo"}, deadline=Deadline(5)))
 
         tg.start_soon(call)
         rid = (await receive.receive()).message.id

@@ -3,6 +3,8 @@
 Tools:
 - ``gated(gate, steps=2)``: reports progress ``1/steps`` ("step 1"), waits until the file ``gate`` exists,
   reports the remaining steps, then returns text ``"gated done"``.
+- ``ticks(count, every_ms)``: reports progress ``i/count`` every ``every_ms`` milliseconds, then returns text
+  ``"ticked <count>"`` (a long job that keeps saying it is alive; timing only in how long it runs).
 
 Run: ``python tests/upstreams/gated.py [--transport stdio|http|sse] [--port N]``
 """
@@ -24,6 +26,12 @@ TOOLS = [
         input_schema={"type": "object", "properties": {"gate": {"type": "string"}, "steps": {"type": "integer"}},
                       "required": ["gate"]},
     ),
+    types.Tool(
+        name="ticks",
+        description="Report progress count times, every_ms apart, then return.",
+        input_schema={"type": "object", "properties": {"count": {"type": "integer"}, "every_ms": {"type": "integer"}},
+                      "required": ["count", "every_ms"]},
+    ),
 ]
 
 
@@ -33,6 +41,12 @@ def build() -> ChangeNotifyingServer:
 
     async def call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
         args = params.arguments or {}
+        if params.name == "ticks":
+            count = int(args["count"])
+            for i in range(1, count + 1):
+                await anyio.sleep(int(args["every_ms"]) / 1000)
+                await ctx.session.report_progress(i, count, f"tick {i}")
+            return types.CallToolResult(content=[types.TextContent(type="text", text=f"ticked {count}")])
         steps = int(args.get("steps", 2))
         await ctx.session.report_progress(1, steps, "step 1")
         while not os.path.exists(args["gate"]):

@@ -3,8 +3,10 @@
 Promises:
 - a call made while the server (re)starts waits for it, bounded by the call timeout (and the connect
   timeout); a server that does not come back is a `ToolError` naming it and its last error;
-- every request carries the per-call timeout (the spec's `timeout`, else the settings default); on
-  timeout the request is cancelled upstream and the caller gets a `ToolError` that says so;
+- every request carries the per-call timeout (the spec's `timeout`, else the settings default); while the
+  caller asked for progress, each progress report of the server for it allows that long again, up to
+  `call_max_timeout` in all (`providers/deadline.py`); on timeout the request is cancelled upstream and
+  the caller gets a `ToolError` that says which limit it hit;
 - a connection that closes during a call is a `ToolError` saying why when the transport knows (a
   stdio server's exit code and last stderr lines, a message over `max_upstream_message_bytes`) and
   that it is "being restarted — try again shortly"; calls after it wait for the restart instead of
@@ -34,6 +36,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import TypeAdapter
 
 from meta_mcp.providers.base import NO_CONTEXT, CallContext, Provider, ToolError
+from meta_mcp.providers.deadline import Deadline
 from meta_mcp.providers.upstream.backchannel import BackChannel
 from meta_mcp.providers.upstream.supervisor import Supervisor
 
@@ -75,24 +78,31 @@ class Calls:
     """
 
     def __init__(self, provider: Provider, supervisor: Supervisor, backchannel: BackChannel,
-                 session: SessionState, resubscribe: Callable[[], None], timeout: float) -> None:
+                 session: SessionState, resubscribe: Callable[[], None], timeout: float,
+                 max_timeout: float | None = None) -> None:
         self._provider = provider
         self._supervisor = supervisor
         self._backchannel = backchannel
         self._session = session
         self._resubscribe = resubscribe
         self._timeout = timeout
+        self._max_timeout = max_timeout
+
+    def _deadline(self, call: CallContext) -> Deadline:
+        """A request's wait: progress extends it only when the caller receives progress (else none is asked for)."""
+        return Deadline(self._timeout, self._max_timeout if call.progress is not None else None)
 
     async def request(self, request: Any, what: str, call: CallContext = NO_CONTEXT) -> dict[str, Any]:
         """Send `request` (described as `what` in errors) and return its result as a wire dict."""
         client = await self._supervisor.live_client(what, self._timeout)
-        with self._backchannel.serving(call):
+        deadline = self._deadline(call)
+        progress = deadline.extended_by(call.progress)
+        with self._backchannel.serving(call), deadline.scope():  # the SDK cancels the request upstream
             try:
-                return await client.session.send_request(
-                    request, _RAW, request_read_timeout_seconds=self._timeout, progress_callback=call.progress
-                )
+                return await client.session.send_request(request, _RAW, progress_callback=progress)
             except MCPError as exc:
-                raise self._tool_error(exc, what) from None
+                raise self._tool_error(exc, what, deadline) from None
+        raise self._tool_error(MCPError(code=REQUEST_TIMEOUT, message="timed out"), what, deadline)
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None, call: CallContext) -> dict[str, Any]:
         client = await self._supervisor.live_client(f"tools/call {name!r}", self._timeout)
@@ -127,12 +137,13 @@ class Calls:
         headers = opts.get("headers") or {}
         if MCP_NAME_HEADER not in headers:
             headers[MCP_NAME_HEADER] = encode_header_value(name)
+        deadline = self._deadline(call)
         with self._backchannel.serving(call):
             try:
-                raw = await lean.request("tools/call", data["params"], timeout=self._timeout,
+                raw = await lean.request("tools/call", data["params"], deadline=deadline,
                                          progress=call.progress, headers=headers)
             except MCPError as exc:
-                raise self._tool_error(exc, what) from None
+                raise self._tool_error(exc, what, deadline) from None
         _clamp_inbound_ttl(raw)
         version = client.protocol_version or "2025-11-25"
         try:
@@ -143,12 +154,12 @@ class Calls:
             raw = {key: value for key, value in raw.items() if key not in foreign}
         return raw
 
-    def _tool_error(self, exc: MCPError, what: str) -> Exception:
+    def _tool_error(self, exc: MCPError, what: str, deadline: Deadline) -> Exception:
         """What an `MCPError` of a request becomes: a `ToolError` saying what happened, or itself."""
         name = self._provider.name
         if exc.error.code == REQUEST_TIMEOUT:
-            return ToolError(f"Server {name!r} timed out: no answer to {what} within {self._timeout:g} s; "
-                             "the request was cancelled upstream.")
+            return ToolError(f"Server {name!r} timed out: {deadline.describe(what)}; the request was cancelled "
+                             "upstream.")
         if exc.error.code == CONNECTION_CLOSED:
             self._supervisor.mark_lost()  # calls from now on wait for the restart
             how = self._supervisor.end_reason or "closed the connection (crashed or exited)"

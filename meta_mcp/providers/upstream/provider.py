@@ -46,7 +46,8 @@ class UpstreamProvider(Provider):
             client_options={"message_handler": watcher.on_message, **backchannel.client_options()},
             restore=session.restore, watch=watcher.watch,
         )
-        self._calls = Calls(self, self._supervisor, backchannel, session, watcher.resubscribe, timeout)
+        self._calls = Calls(self, self._supervisor, backchannel, session, watcher.resubscribe, timeout,
+                            settings.call_max_timeout)
 
     @property
     def protocol_version(self) -> str | None:

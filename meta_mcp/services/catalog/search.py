@@ -32,8 +32,8 @@ from meta_mcp.services.ranking import K1, NAME_BONUS, Document, RankedIndex, squ
 
 if TYPE_CHECKING:
     from meta_mcp.services.catalog.hybrid import HybridIndex
-    from meta_mcp.services.catalog.vector_file import VectorFile
     from meta_mcp.services.catalog.model import CatalogEntry
+    from meta_mcp.services.catalog.vector_file import VectorFile
 
 logger = logging.getLogger(__name__)
 
