@@ -172,6 +172,18 @@ def test_an_oversized_file_is_not_read(tmp_path: Path, caplog: pytest.LogCapture
     assert "more than 2 vectors" in caplog.text
 
 
+def test_a_fifo_or_a_directory_in_its_place_is_not_waited_on(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from meta_mcp.services.catalog.vector_file import VectorFile
+
+    fifo = tmp_path / "fifo.bin"
+    os.mkfifo(fifo)
+    (tmp_path / "dir.bin").mkdir()
+    with caplog.at_level(logging.WARNING):
+        assert VectorFile(fifo).get("m", ["a"]) == {}  # would block forever on a plain open()
+        assert VectorFile(tmp_path / "dir.bin").get("m", ["a"]) == {}
+    assert "not a regular file" in caplog.text
+
+
 def test_an_unwritable_cache_costs_only_the_cache(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from meta_mcp.services.catalog import hybrid
     from meta_mcp.services.catalog.vector_file import VectorFile

@@ -4,7 +4,7 @@ catalog and tools again (the hybrid ranker's first query took 7–30 s on two bu
 Semantics:
 - Keyed by the SHA-256 of (model key, text): the file holds no text, and a vector is only ever found for
   the model and the exact text it was made from (another model, or a changed description, misses).
-- Whatever is wrong with the file — missing, unreadable, not ours, cut short, over the size bound,
+- Whatever is wrong with the file — missing, unreadable, not a regular file, not ours, cut short, over the size bound,
   non-finite values — reads as empty and is logged once; the next write replaces it. A failed write is
   logged once and changes nothing else: the cache is an optimisation, never a reason for a search to fail.
 - Reading is bounded before anything is decoded: the header's counts must match the file's size, which
@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 import struct
 import tempfile
 import threading
@@ -97,11 +98,14 @@ class VectorFile:
         import numpy as np
 
         try:
-            with open(self.path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                if size > HEADER.size + self.max_vectors * (DIGEST_BYTES + 4 * MAX_DIM):
-                    raise ValueError(f"{size} bytes, more than {self.max_vectors} vectors take")
-                data = f.read(size + 1)
+            # O_NONBLOCK: a FIFO put in its place must not hang the search that reads it.
+            with open(os.open(self.path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+                info = os.fstat(f.fileno())
+                if not stat.S_ISREG(info.st_mode):
+                    raise ValueError("not a regular file")
+                if info.st_size > HEADER.size + self.max_vectors * (DIGEST_BYTES + 4 * MAX_DIM):
+                    raise ValueError(f"{info.st_size} bytes, more than {self.max_vectors} vectors take")
+                data = f.read(info.st_size + 1)
         except FileNotFoundError:
             return {}
         except OSError as exc:
