@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import textwrap
@@ -77,12 +78,14 @@ def _search(args: argparse.Namespace) -> int:
     from meta_mcp.services import vector_file_for
     from meta_mcp.services.catalog import docker_available, load_catalog
     from meta_mcp.services.catalog.describe import describe
-    from meta_mcp.settings import Settings
+    from meta_mcp.cli_environ import checked_settings
 
     if args.limit < 1:
         print("meta-mcp: --limit must be at least 1", file=sys.stderr)
         return 2
-    settings = Settings()
+    settings = checked_settings(os.environ)
+    if settings is None:
+        return 2
     docker_dir = settings.docker_catalog_dir
     catalog = load_catalog(args.catalogs, builtin=settings.builtin_catalog and not args.no_builtin,
                            docker_dir=docker_dir if docker_dir.is_dir() else None, ranker=settings.catalog_ranker,

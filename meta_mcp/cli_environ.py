@@ -201,13 +201,17 @@ def settings_from(environ: Mapping[str, str], overrides: dict) -> Settings:
     return Settings.model_construct(_fields_set=built.model_fields_set, **dict(built))
 
 
-def serve_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings | None:
-    """`serve`'s Settings: its options over `environ`; None, with the error on stderr, when a setting is invalid."""
+def checked_settings(environ: Mapping[str, str], overrides: dict | None = None) -> Settings | None:
+    """`settings_from`, or None with the error on stderr when a setting is invalid (every command's way)."""
     from pydantic import ValidationError
 
-    overrides = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
     try:
-        return settings_from(environ, overrides)
+        return settings_from(environ, overrides or {})
     except ValidationError as exc:
         print(f"meta-mcp: invalid setting: {exc}", file=sys.stderr)
         return None
+
+
+def serve_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings | None:
+    """`serve`'s Settings: its options over `environ`; None, with the error on stderr, when a setting is invalid."""
+    return checked_settings(environ, {k: v for k, v in vars(args).items() if k != "command" and v is not None})

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -78,9 +79,11 @@ def add_tokens_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
 def run_tokens(args: argparse.Namespace) -> int:
     """Dispatch `meta-mcp token ACTION`."""
     from meta_mcp.auth import tokens
-    from meta_mcp.settings import Settings
+    from meta_mcp.cli_environ import checked_settings
 
-    settings = Settings()
+    settings = checked_settings(os.environ)
+    if settings is None:
+        return 2
     path: Path | None = args.tokens_file or settings.auth_tokens_file
     if path is None:
         print("meta-mcp: name the tokens file: --tokens-file FILE or META_MCP_AUTH_TOKENS_FILE", file=sys.stderr)

@@ -96,3 +96,14 @@ def test_help_is_informative(tmp_path: Path) -> None:
     assert "--json" in search.stdout and "--catalog" in search.stdout and "examples:" in search.stdout
     convert = run("convert", "--help", home=tmp_path)
     assert "--out" in convert.stdout and "<name>.json" in convert.stdout
+
+
+@pytest.mark.parametrize("argv", [["catalog", "search", "time"], ["token", "list", "--tokens-file", "tokens.yaml"]])
+def test_an_invalid_setting_is_a_clear_error_not_a_traceback(tmp_path: Path, argv: list[str]) -> None:
+    """Regression: `catalog search` and `token` built Settings() bare, so a bad META_MCP_* printed a traceback."""
+    env = {**os.environ, "HOME": str(tmp_path), "META_MCP_PORT": "not-a-port"}
+    done = subprocess.run(meta_mcp_argv(*argv), capture_output=True, text=True, timeout=60, env=env, check=False,
+                          cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("meta-mcp: invalid setting:") and "port" in done.stderr
+    assert "Traceback" not in done.stderr
