@@ -61,12 +61,13 @@ def run_secrets(args: argparse.Namespace) -> int:
 
 
 async def _push(args: argparse.Namespace) -> int:
+    from meta_mcp.cli_environ import checked_settings
     from meta_mcp.providers.process import child_env
     from meta_mcp.services import Services
     from meta_mcp.services.docker_secrets import DockerSecretsError, set_docker_secret
-    from meta_mcp.settings import Settings
-
-    settings = Settings(**({"catalogs": args.catalogs} if args.catalogs else {}))
+    settings = checked_settings(os.environ, {"catalogs": args.catalogs} if args.catalogs else {})
+    if settings is None:
+        return 2
     services = Services.from_settings(settings, os.environ)
     known = {}
     for entry in services.catalog:

@@ -98,9 +98,11 @@ def test_help_is_informative(tmp_path: Path) -> None:
     assert "--out" in convert.stdout and "<name>.json" in convert.stdout
 
 
-@pytest.mark.parametrize("argv", [["catalog", "search", "time"], ["token", "list", "--tokens-file", "tokens.yaml"]])
+@pytest.mark.parametrize("argv", [["catalog", "search", "time"], ["token", "list", "--tokens-file", "tokens.yaml"],
+                                  ["secrets", "push", "brave.api_key"]])
 def test_an_invalid_setting_is_a_clear_error_not_a_traceback(tmp_path: Path, argv: list[str]) -> None:
-    """Regression: `catalog search` and `token` built Settings() bare, so a bad META_MCP_* printed a traceback."""
+    """Regression: `catalog search`, `token` and `secrets push` built Settings() bare, so a bad META_MCP_* printed
+    a traceback (or, for secrets, the bare error and exit 1)."""
     env = {**os.environ, "HOME": str(tmp_path), "META_MCP_PORT": "not-a-port"}
     done = subprocess.run(meta_mcp_argv(*argv), capture_output=True, text=True, timeout=60, env=env, check=False,
                           cwd=tmp_path)
