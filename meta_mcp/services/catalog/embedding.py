@@ -143,7 +143,8 @@ def _load_safetensors(data: bytes) -> dict[str, np.ndarray]:
         start, end = info["data_offsets"]
         array = np.frombuffer(data, dtype=types[info["dtype"]], count=math.prod(info["shape"]) or 1,
                               offset=base + start)
-        tensors[name] = array.reshape(info["shape"]).astype(np.float32) if info["dtype"] != "I64" else array
+        # F32 tensors stay views of `data` (read-only, never copied): the weights take their file's size once.
+        tensors[name] = array.reshape(info["shape"]).astype(np.float32, copy=False) if info["dtype"] != "I64" else array
         assert array.nbytes == end - start, name
     return tensors
 
@@ -183,7 +184,11 @@ class MiniLM:
         vocab = (directory / "vocab.txt").read_bytes()
         data = (directory / "model.safetensors").read_bytes()
         config = json.loads(config_text)
-        files = hashlib.sha256(b"\0".join((config_text, vocab, data))).hexdigest()[:24]
+        digest = hashlib.sha256(config_text)  # fed in turn: joining the parts would copy the 90 MB
+        for part in (vocab, data):
+            digest.update(b"\0")
+            digest.update(part)
+        files = digest.hexdigest()[:24]
         return cls(_load_safetensors(data), WordPiece(vocab.decode("utf-8").splitlines()),
                    config["num_attention_heads"], config["num_hidden_layers"],
                    key=f"all-MiniLM-L6-v2:{files}:r{ENCODER_REVISION}")
