@@ -73,7 +73,8 @@ def main() -> None:
                 print(f"  rep {rep + 1} {way:<13} {elapsed:7.2f} s", flush=True)
     medians = {way: statistics.median(t) for way, t in times.items()}
     none = medians["hybrid, none"]
-    print(f"\nmedian wall time of `meta-mcp catalog search` (Docker's fixture + the built-in catalog, {args.reps} reps):")
+    print(f"\nmedian wall time of `meta-mcp catalog search` (Docker's fixture + the built-in catalog, "
+          f"{args.reps} reps):")
     for way, median in medians.items():
         print(f"  {way:<13} {median:7.2f} s   ({median / none:.3f}x of hybrid without the file)")
     print(f"  hybrid, kept vs lexical: {medians['hybrid, kept'] / medians['lexical']:.2f}x")

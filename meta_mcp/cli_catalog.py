@@ -75,10 +75,10 @@ def run_catalog(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
+    from meta_mcp.cli_environ import checked_settings
     from meta_mcp.services import vector_file_for
     from meta_mcp.services.catalog import docker_available, load_catalog
     from meta_mcp.services.catalog.describe import describe
-    from meta_mcp.cli_environ import checked_settings
 
     if args.limit < 1:
         print("meta-mcp: --limit must be at least 1", file=sys.stderr)
